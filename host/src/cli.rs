@@ -1,0 +1,255 @@
+//! The command line: gostats' single-dash flags (`-config-file`, `-logfile`,
+//! `-loglevel`, `-version`, `-check-stat-return`, each also with two dashes and in
+//! `-flag=value` form) plus idic's verbs `plugins` and `check-config`.
+//!
+//! Hand-written because gostats' Go-style flags are not what argument-parsing crates
+//! expect, and the surface is small.
+
+use std::path::PathBuf;
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Collect statistics (the default).
+    Run,
+    /// List the plugins found and whether each loads.
+    Plugins,
+    /// Parse and validate a config file, print a summary.
+    CheckConfig,
+    /// Print the version.
+    Version,
+    /// Print help for a command.
+    Help(Option<&'static str>),
+}
+
+/// The parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cli {
+    /// The verb.
+    pub command: Command,
+    /// `-config-file` or `check-config FILE`; default `idic.toml`.
+    pub config_file: PathBuf,
+    /// `-logfile`: overrides `[logging] logfile`.
+    pub logfile: Option<PathBuf>,
+    /// `-loglevel`: overrides `[logging] log_level`.
+    pub loglevel: Option<String>,
+    /// `-check-stat-return`: log requested keys missing from answers.
+    pub check_stat_return: bool,
+    /// `--plugin-dir`: the plugins folder.
+    pub plugin_dir: Option<PathBuf>,
+}
+
+/// Top-level help.
+pub const HELP: &str = "\
+idic: PowerScale (OneFS) statistics collector with run-time loaded sink plugins
+
+Usage:
+  idic [FLAGS]                      collect statistics (the main job)
+  idic plugins [FLAGS]              list the sink plugins found and whether each loads
+  idic check-config [FILE] [FLAGS]  validate a config file and summarise it
+  idic help [COMMAND]               show help
+
+Flags (one or two dashes, `-flag value` or `-flag=value`):
+  -config-file PATH     config file (default idic.toml)
+  -logfile PATH         log file (overrides [logging] logfile)
+  -loglevel LEVEL       CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG or TRACE
+  -check-stat-return    log any requested statistic the cluster did not return
+  --plugin-dir DIR      the plugins folder (else plugin_dir in [global],
+                        IDIC_PLUGIN_DIR, ./plugins beside idic, PREFIX/lib/idic/plugins,
+                        /usr/lib/idic/plugins)
+  -version              print the version and exit
+  -h, --help            show help
+";
+
+const PLUGINS_HELP: &str = "\
+idic plugins: list every sink plugin in the plugins folders
+
+For each library: name, version, the idic-plugin-api version it was built with,
+its description, and whether it loads into this idic (if not, why).
+
+Usage: idic plugins [--plugin-dir DIR] [-config-file PATH]
+";
+
+const CHECK_HELP: &str = "\
+idic check-config: validate a config file without contacting any cluster
+
+Prints warnings (unknown keys, with a suggestion), then a summary of the clusters,
+the active stat groups and the sink. Exits 1 with file:line:column and what was
+expected when the file cannot be used.
+
+Usage: idic check-config [FILE]     (default: -config-file, else idic.toml)
+";
+
+/// Help text for `command` (`None` = top level).
+pub fn help(command: Option<&str>) -> &'static str {
+    match command {
+        Some("plugins") => PLUGINS_HELP,
+        Some("check-config") => CHECK_HELP,
+        _ => HELP,
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
+    let mut cli = Cli {
+        command: Command::Run,
+        config_file: PathBuf::from("idic.toml"),
+        logfile: None,
+        loglevel: None,
+        check_stat_return: false,
+        plugin_dir: None,
+    };
+    let mut verb: Option<&'static str> = None;
+    let mut help = false;
+    let mut positional: Vec<String> = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let Some(flag) = arg
+            .strip_prefix("--")
+            .or_else(|| arg.strip_prefix('-'))
+            .filter(|f| !f.is_empty())
+        else {
+            positional.push(arg);
+            continue;
+        };
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (flag, None),
+        };
+        let mut value = |what: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("flag -{name} needs {what}"))
+        };
+        match name {
+            "config-file" => cli.config_file = PathBuf::from(value("a file path")?),
+            "logfile" => cli.logfile = Some(PathBuf::from(value("a file path")?)),
+            "loglevel" => cli.loglevel = Some(value("a level")?),
+            "plugin-dir" => cli.plugin_dir = Some(PathBuf::from(value("a folder")?)),
+            "check-stat-return" => cli.check_stat_return = parse_bool(name, inline.as_deref())?,
+            "version" => {
+                if parse_bool(name, inline.as_deref())? {
+                    cli.command = Command::Version;
+                }
+            }
+            "h" | "help" => help = true,
+            _ => return Err(format!("unknown flag {arg:?}; see idic --help")),
+        }
+    }
+    let mut positional = positional.into_iter();
+    if let Some(word) = positional.next() {
+        verb = Some(match word.as_str() {
+            "plugins" => "plugins",
+            "check-config" => "check-config",
+            "help" => {
+                let topic = positional.next();
+                return Ok(Cli {
+                    command: Command::Help(match topic.as_deref() {
+                        Some("plugins") => Some("plugins"),
+                        Some("check-config") => Some("check-config"),
+                        _ => None,
+                    }),
+                    ..cli
+                });
+            }
+            "run" => "run",
+            other => return Err(format!("unknown command {other:?}; see idic --help")),
+        });
+    }
+    if verb == Some("check-config") {
+        if let Some(file) = positional.next() {
+            cli.config_file = PathBuf::from(file);
+        }
+    }
+    if let Some(extra) = positional.next() {
+        return Err(format!("unexpected argument {extra:?}; see idic --help"));
+    }
+    if help {
+        cli.command = Command::Help(verb.filter(|v| *v != "run"));
+    } else if cli.command != Command::Version {
+        cli.command = match verb {
+            Some("plugins") => Command::Plugins,
+            Some("check-config") => Command::CheckConfig,
+            _ => Command::Run,
+        };
+    }
+    Ok(cli)
+}
+
+fn parse_bool(name: &str, inline: Option<&str>) -> Result<bool, String> {
+    match inline {
+        None | Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(other) => Err(format!("flag -{name} takes true or false, not {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(args: &[&str]) -> Cli {
+        parse(args.iter().map(|s| s.to_string())).unwrap()
+    }
+
+    #[test]
+    fn gostats_flags_work_with_one_or_two_dashes() {
+        for dash in ["-", "--"] {
+            let cli = check(&[
+                &format!("{dash}config-file"),
+                "/etc/idic.toml",
+                &format!("{dash}loglevel=DEBUG"),
+                &format!("{dash}check-stat-return"),
+            ]);
+            assert_eq!(cli.command, Command::Run);
+            assert_eq!(cli.config_file, PathBuf::from("/etc/idic.toml"));
+            assert_eq!(cli.loglevel.as_deref(), Some("DEBUG"));
+            assert!(cli.check_stat_return);
+        }
+    }
+
+    #[test]
+    fn config_file_defaults_to_idic_toml() {
+        assert_eq!(check(&[]).config_file, PathBuf::from("idic.toml"));
+    }
+
+    #[test]
+    fn check_config_takes_a_file_argument() {
+        let cli = check(&["check-config", "x.toml"]);
+        assert_eq!(cli.command, Command::CheckConfig);
+        assert_eq!(cli.config_file, PathBuf::from("x.toml"));
+    }
+
+    #[test]
+    fn help_works_on_every_command() {
+        assert_eq!(check(&["--help"]).command, Command::Help(None));
+        assert_eq!(
+            check(&["plugins", "--help"]).command,
+            Command::Help(Some("plugins"))
+        );
+        assert_eq!(
+            check(&["check-config", "-h"]).command,
+            Command::Help(Some("check-config"))
+        );
+        assert_eq!(
+            check(&["help", "plugins"]).command,
+            Command::Help(Some("plugins"))
+        );
+    }
+
+    #[test]
+    fn version_flag_wins() {
+        assert_eq!(check(&["-version"]).command, Command::Version);
+    }
+
+    #[test]
+    fn unknown_flags_and_missing_values_are_errors() {
+        assert!(parse(["-bogus".to_string()])
+            .unwrap_err()
+            .contains("unknown flag"));
+        assert!(parse(["-config-file".to_string()])
+            .unwrap_err()
+            .contains("needs a file path"));
+    }
+}

@@ -1,0 +1,120 @@
+//! The verbs: `plugins` (list what is installed), `check-config` (validate and
+//! summarise) and the main job, collecting.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::Cli;
+use crate::config::{Config, UpdateInterval};
+use crate::loader;
+
+/// `idic plugins`: every library in the plugin folders, and whether it loads.
+pub fn plugins(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let config_dir = Config::load(&cli.config_file)
+        .ok()
+        .and_then(|(c, _)| c.global.plugin_dir);
+    let dirs = loader::search_dirs(cli.plugin_dir.as_deref(), config_dir.as_deref());
+    let mut found = 0;
+    for dir in &dirs {
+        let files = loader::libraries_in(&dir.path);
+        if files.is_empty() {
+            continue;
+        }
+        println!("{} ({}):", dir.path.display(), dir.origin);
+        for file in files {
+            found += 1;
+            let expected = loader::name_of(&file).unwrap_or_default();
+            match loader::load(&file, &expected) {
+                Ok(p) => println!(
+                    "  {:<12} {:<8} plugin-api {:<6} loads  {}",
+                    p.info.name, p.info.version, p.info.api_version, p.info.description
+                ),
+                Err(e) => println!("  {expected:<12} does not load: {e}"),
+            }
+        }
+    }
+    if found == 0 {
+        println!("no plugins found; searched:");
+        for dir in &dirs {
+            println!("  {} ({})", dir.path.display(), dir.origin);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `idic check-config [FILE]`: warnings, then a summary; exit 1 when unusable.
+pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let (config, warnings) = match Config::load(&cli.config_file) {
+        Ok(ok) => ok,
+        Err(e) => {
+            eprintln!("idic: error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for w in &warnings {
+        eprintln!("idic: warning: {w}");
+    }
+    println!("{}: ok", config.path.display());
+    println!("sink: {}", config.global.stats_processor);
+    let enabled = config.enabled_clusters().count();
+    println!("clusters: {} ({} enabled)", config.clusters.len(), enabled);
+    for c in &config.clusters {
+        println!(
+            "  {}:{} user {} auth {:?}{}{}",
+            c.hostname,
+            c.port,
+            c.username,
+            c.authtype,
+            if c.disabled { " (disabled)" } else { "" },
+            if c.verify_ssl {
+                ""
+            } else {
+                " (certificate NOT verified)"
+            }
+        );
+    }
+    let stats: usize = config.stat_groups.iter().map(|g| g.stats.len()).sum();
+    println!(
+        "stat groups: {} active, {stats} statistics",
+        config.stat_groups.len()
+    );
+    for g in &config.stat_groups {
+        let interval = match g.update_interval {
+            UpdateInterval::Own => "each stat's own interval".to_string(),
+            UpdateInterval::Multiplier(m) => format!("{m} x each stat's own interval"),
+            UpdateInterval::Absolute(s) => format!("every {s} s"),
+        };
+        println!("  {:<32} {:>3} stats, {interval}", g.name, g.stats.len());
+    }
+    let s = config.summary_stats;
+    println!(
+        "summary stats: protocol {}, client {}, drive {}",
+        s.protocol, s.client, s.drive
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The main job.
+pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let (config, warnings) = Config::load(&cli.config_file).map_err(anyhow::Error::msg)?;
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    let dirs = loader::search_dirs(
+        cli.plugin_dir.as_deref(),
+        config.global.plugin_dir.as_deref(),
+    );
+    let plugin = loader::find(&config.global.stats_processor, &dirs).with_context(|| {
+        format!(
+            "cannot load the sink named by stats_processor in {}",
+            config.path.display()
+        )
+    })?;
+    log::info!(
+        "plugin={} loaded from {}",
+        plugin.info.name,
+        plugin.path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

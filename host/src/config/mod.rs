@@ -1,0 +1,244 @@
+//! The gostats-compatible `idic.toml`: its types, defaults, loading and validation.
+//!
+//! Loading is pure: [`Config::parse`] takes the file's text and returns the config
+//! plus the warnings an operator should see, or one [`ConfigError`] that names the
+//! file, line, column and what was expected. Nothing here talks to a cluster or a
+//! plugin; secrets (`$env:NAME`) are only checked to be resolvable.
+
+mod keys;
+mod locate;
+mod secret;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use secret::resolve_secret;
+pub use validate::UpdateInterval;
+
+/// The whole configuration file, after defaults and validation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the file was read from.
+    pub path: PathBuf,
+    /// The file's text, as read (plugins get their sections from it).
+    pub text: String,
+    /// `[global]`.
+    pub global: Global,
+    /// `[logging]`.
+    pub logging: Logging,
+    /// `[summary_stats]`.
+    pub summary_stats: SummaryStats,
+    /// Every `[[cluster]]`, disabled ones included, in file order.
+    pub clusters: Vec<Cluster>,
+    /// The active stat groups, in `active_stat_groups` order, unknown names dropped.
+    pub stat_groups: Vec<StatGroup>,
+}
+
+/// `[global]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Global {
+    /// Config format version, 0.31 to 0.39 with an optional leading `v`. Required.
+    pub version: String,
+    /// The sink plugin's name. Required.
+    pub stats_processor: String,
+    /// Write retries before a batch is dropped; 0 or less means forever. Default 8.
+    #[serde(default = "default_retries")]
+    pub stats_processor_max_retries: i64,
+    /// First write-retry wait in seconds, doubling up to 1280. Default 5.
+    #[serde(default = "default_retry_interval")]
+    pub stats_processor_retry_interval: i64,
+    /// HTTP retries toward a cluster; 0 or less means forever. Default 8.
+    #[serde(default = "default_retries")]
+    pub max_retries: i64,
+    /// Floor for every collection interval, in seconds. Default 30.
+    #[serde(default = "default_min_interval")]
+    pub min_update_interval_override: i64,
+    /// Names of the `[[statgroup]]` tables to collect. Required.
+    pub active_stat_groups: Vec<String>,
+    /// Keep the cluster name's case in the `cluster` tag. Default false.
+    #[serde(default)]
+    pub preserve_case: bool,
+    /// Add a `degraded` tag to every point. Default false.
+    #[serde(default)]
+    pub include_degraded: bool,
+    /// One request per stat group instead of merging groups by interval. Default false.
+    #[serde(default)]
+    pub fetch_by_statgroup: bool,
+    /// idic extension: the plugins folder (after `--plugin-dir`).
+    #[serde(default)]
+    pub plugin_dir: Option<PathBuf>,
+    /// idic extension: TCP connect timeout toward clusters, seconds. Default 10.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: u64,
+    /// idic extension: whole-request timeout toward clusters, seconds. Default 60.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: u64,
+    /// idic extension: how many batches may wait for the sink per cluster before
+    /// the oldest are dropped. Default 1000.
+    #[serde(default = "default_queue_size")]
+    pub queue_size: usize,
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Logging {
+    /// Log file path; none means standard error only.
+    #[serde(default)]
+    pub logfile: Option<String>,
+    /// `text` (default) or `json`.
+    #[serde(default, alias = "log_file_format")]
+    pub logfile_format: Option<String>,
+    /// CRITICAL, ERROR, WARNING, NOTICE, INFO (default), DEBUG, TRACE; any case.
+    #[serde(default)]
+    pub log_level: Option<String>,
+    /// Also log to standard output when a log file is set. Default false.
+    #[serde(default)]
+    pub log_to_stdout: bool,
+}
+
+/// `[summary_stats]`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct SummaryStats {
+    /// Collect `/platform/3/statistics/summary/protocol` every 5 s.
+    #[serde(default)]
+    pub protocol: bool,
+    /// Collect `/platform/3/statistics/summary/client` every 5 s.
+    #[serde(default)]
+    pub client: bool,
+    /// Collect `/platform/3/statistics/summary/drive` every 5 s.
+    #[serde(default)]
+    pub drive: bool,
+}
+
+/// How the collector authenticates to a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    /// Session cookie with CSRF token (the default).
+    Session,
+    /// HTTP Basic credentials on every request.
+    Basic,
+}
+
+/// One `[[cluster]]`.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// The host name or address, without port.
+    pub hostname: String,
+    /// The PAPI port (from `port`, `hostname = "h:p"`, or 8080).
+    pub port: u16,
+    /// The user name.
+    pub username: String,
+    /// The password as written (may be `$env:NAME`; resolve at use).
+    pub password: String,
+    /// Session or basic auth.
+    pub authtype: AuthType,
+    /// Verify the cluster's certificate (default true; gostats defaulted to false).
+    pub verify_ssl: bool,
+    /// A PEM file of CA certificates to trust for this cluster.
+    pub ca_cert: Option<PathBuf>,
+    /// Skip this cluster.
+    pub disabled: bool,
+    /// The Prometheus sink's port for this cluster.
+    pub prometheus_port: Option<u16>,
+    /// Overrides `[global] preserve_case`.
+    pub preserve_case: Option<bool>,
+    /// The table as TOML text (handed to plugins).
+    pub toml: String,
+}
+
+/// One active `[[statgroup]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatGroup {
+    /// The group's name.
+    pub name: String,
+    /// How often its stats are fetched.
+    pub update_interval: UpdateInterval,
+    /// The statistics keys.
+    pub stats: Vec<String>,
+}
+
+/// Something an operator should fix, that does not stop idic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning(pub String);
+
+/// A configuration that cannot be used: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// `file:line:column: ` or `file: ` prefix.
+    pub location: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<(Config, Vec<Warning>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            location: format!("{}: ", path.display()),
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates `text` as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigError> {
+        validate::parse(path, text)
+    }
+
+    /// The enabled clusters.
+    pub fn enabled_clusters(&self) -> impl Iterator<Item = &Cluster> {
+        self.clusters.iter().filter(|c| !c.disabled)
+    }
+
+    /// The TOML text of the top-level table `name` (a plugin's section), or "".
+    pub fn section_toml(&self, name: &str) -> String {
+        let Ok(table) = self.text.parse::<toml::Table>() else {
+            return String::new();
+        };
+        match table.get(name) {
+            Some(toml::Value::Table(t)) => toml::to_string(t).unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    /// Whether the cluster's name keeps its case.
+    pub fn preserve_case(&self, cluster: &Cluster) -> bool {
+        cluster.preserve_case.unwrap_or(self.global.preserve_case)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.location, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn default_retries() -> i64 {
+    8
+}
+fn default_retry_interval() -> i64 {
+    5
+}
+fn default_min_interval() -> i64 {
+    30
+}
+fn default_connect_timeout() -> u64 {
+    10
+}
+fn default_request_timeout() -> u64 {
+    60
+}
+fn default_queue_size() -> usize {
+    1000
+}

@@ -1,0 +1,48 @@
+//! `idic`: polls PowerScale (OneFS) clusters for statistics and hands them to a sink
+//! plugin loaded at run time. This file only dispatches: parse the command line,
+//! run the command, print an error chain once, choose the exit code.
+
+mod cli;
+mod commands;
+mod config;
+mod loader;
+mod logging;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("idic: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = match cli::parse(std::env::args().skip(1)) {
+        Ok(cli) => cli,
+        Err(msg) => {
+            eprintln!("idic: {msg}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    match cli.command {
+        cli::Command::Help(topic) => {
+            print!("{}", cli::help(topic));
+            Ok(ExitCode::SUCCESS)
+        }
+        cli::Command::Version => {
+            println!(
+                "idic {} (plugin-api {})",
+                env!("CARGO_PKG_VERSION"),
+                idic_plugin_api::API_VERSION
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        cli::Command::Plugins => commands::plugins(&cli),
+        cli::Command::CheckConfig => commands::check_config(&cli),
+        cli::Command::Run => commands::collect(&cli),
+    }
+}
