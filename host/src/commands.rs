@@ -1,9 +1,7 @@
-//! The verbs: `plugins` (list what is installed), `check-config` (validate and
-//! summarise) and the main job, collecting.
+//! The verbs besides collecting: `plugins` (list what is installed) and
+//! `check-config` (validate and summarise). Collecting is `engine.rs`.
 
 use std::process::ExitCode;
-
-use anyhow::Context;
 
 use crate::cli::Cli;
 use crate::config::{Config, UpdateInterval};
@@ -61,11 +59,14 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
     println!("clusters: {} ({} enabled)", config.clusters.len(), enabled);
     for c in &config.clusters {
         println!(
-            "  {}:{} user {} auth {:?}{}{}",
+            "  {}:{} user {} auth {:?}{}{}{}",
             c.hostname,
             c.port,
             c.username,
             c.authtype,
+            c.prometheus_port
+                .map(|p| format!(", prometheus_port {p}"))
+                .unwrap_or_default(),
             if c.disabled { " (disabled)" } else { "" },
             if c.verify_ssl {
                 ""
@@ -91,30 +92,6 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
     println!(
         "summary stats: protocol {}, client {}, drive {}",
         s.protocol, s.client, s.drive
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The main job.
-pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let (config, warnings) = Config::load(&cli.config_file).map_err(anyhow::Error::msg)?;
-    for w in &warnings {
-        log::warn!("{w}");
-    }
-    let dirs = loader::search_dirs(
-        cli.plugin_dir.as_deref(),
-        config.global.plugin_dir.as_deref(),
-    );
-    let plugin = loader::find(&config.global.stats_processor, &dirs).with_context(|| {
-        format!(
-            "cannot load the sink named by stats_processor in {}",
-            config.path.display()
-        )
-    })?;
-    log::info!(
-        "plugin={} loaded from {}",
-        plugin.info.name,
-        plugin.path.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -3,10 +3,17 @@
 //! run the command, print an error chain once, choose the exit code.
 
 mod cli;
+mod cluster;
 mod commands;
 mod config;
+mod decode;
+mod engine;
 mod loader;
 mod logging;
+mod onefs;
+mod plugin_host;
+mod queue;
+mod schedule;
 
 use std::process::ExitCode;
 
@@ -43,6 +50,6 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         cli::Command::Plugins => commands::plugins(&cli),
         cli::Command::CheckConfig => commands::check_config(&cli),
-        cli::Command::Run => commands::collect(&cli),
+        cli::Command::Run => engine::collect(&cli),
     }
 }

@@ -1,0 +1,251 @@
+//! The main job's lifecycle: load the sink, start one task per cluster, and react
+//! to signals and config changes.
+//!
+//! SIGTERM/SIGINT stop polling, let queued batches drain (bounded) and exit 0.
+//! SIGHUP or a change of the config file (debounced) parses the new file first: on
+//! error the running collection goes on and the log says why; on success
+//! collection restarts with the new config.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{anyhow, Context};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+use crate::cli::Cli;
+use crate::cluster::{self, Job};
+use crate::config::Config;
+use crate::loader::{self, Plugin};
+use crate::logging;
+use crate::onefs::Stop;
+use crate::plugin_host;
+
+/// How often the config file is checked for changes, and how long it must stay
+/// unchanged before a reload (editors write in several steps).
+const WATCH_PERIOD: Duration = Duration::from_secs(1);
+
+/// Why the supervisor woke.
+enum Event {
+    Shutdown(&'static str),
+    Reload(&'static str),
+}
+
+/// `idic` with no verb: collect until told to stop.
+pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let (config, warnings) = Config::load(&cli.config_file).map_err(|e| anyhow!("{e}"))?;
+    logging::init(&log_settings(cli, &config)).context("cannot set up logging")?;
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("idic")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(supervise(cli, config))?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn log_settings(cli: &Cli, config: &Config) -> logging::Settings {
+    let l = &config.logging;
+    let level = cli
+        .loglevel
+        .as_deref()
+        .or(l.log_level.as_deref())
+        .and_then(logging::parse_level)
+        .unwrap_or(log::LevelFilter::Info);
+    logging::Settings {
+        file: cli
+            .logfile
+            .clone()
+            .or_else(|| l.logfile.as_ref().map(PathBuf::from)),
+        json: l
+            .logfile_format
+            .as_deref()
+            .is_some_and(|f| f.eq_ignore_ascii_case("json")),
+        level,
+        to_stdout: l.log_to_stdout,
+    }
+}
+
+fn load_plugin(cli: &Cli, config: &Config) -> anyhow::Result<Plugin> {
+    let dirs = loader::search_dirs(
+        cli.plugin_dir.as_deref(),
+        config.global.plugin_dir.as_deref(),
+    );
+    let plugin = loader::find(&config.global.stats_processor, &dirs).with_context(|| {
+        format!(
+            "cannot load the sink named by stats_processor in {}",
+            config.path.display()
+        )
+    })?;
+    log::info!(
+        "plugin={} {} loaded from {} (plugin-api {})",
+        plugin.info.name,
+        plugin.info.version,
+        plugin.path.display(),
+        plugin.info.api_version
+    );
+    log::debug!(
+        "plugin={} revision {} capabilities {}",
+        plugin.info.name,
+        plugin.info.revision,
+        plugin.capabilities()
+    );
+    plugin
+        .start(&plugin_host::start_context(config, &plugin.info.name))
+        .map_err(|e| anyhow!("plugin={} failed to start: {e}", plugin.info.name))?;
+    Ok(plugin)
+}
+
+async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
+    let mut plugin = load_plugin(cli, &config)?;
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut stamp = file_stamp(&config.path);
+    loop {
+        let config_arc = Arc::new(config.clone());
+        let running = Running::start(cli, &config_arc, &plugin);
+        log::info!(
+            "collecting from {} clusters into plugin={}",
+            running.tasks.len(),
+            plugin.info.name
+        );
+        let event = loop {
+            let event = tokio::select! {
+                _ = term.recv() => Event::Shutdown("SIGTERM"),
+                _ = int.recv() => Event::Shutdown("SIGINT"),
+                _ = hup.recv() => Event::Reload("SIGHUP"),
+                changed = watch_file(&config.path, stamp) => {
+                    stamp = changed;
+                    Event::Reload("a change of the config file")
+                }
+            };
+            match event {
+                Event::Shutdown(_) => break (event, None),
+                Event::Reload(why) => match Config::load(&config.path) {
+                    Ok((new, warnings)) => {
+                        for w in &warnings {
+                            log::warn!("{w}");
+                        }
+                        break (Event::Reload(why), Some(new));
+                    }
+                    Err(e) => log::error!(
+                        "reload after {why} refused: {e}; collection goes on with the running config"
+                    ),
+                },
+            }
+        };
+        match event {
+            (Event::Shutdown(why), _) => {
+                log::info!("{why}: stopping; delivering what is queued");
+                running.stop().await;
+                plugin.stop();
+                log::info!("stopped");
+                return Ok(());
+            }
+            (Event::Reload(why), Some(new)) => {
+                log::info!("{why}: reloading {}", new.path.display());
+                running.stop().await;
+                if new.global.stats_processor != config.global.stats_processor
+                    || new.global.plugin_dir != config.global.plugin_dir
+                {
+                    match load_plugin(cli, &new) {
+                        Ok(p) => {
+                            plugin.stop();
+                            plugin = p;
+                        }
+                        Err(e) => {
+                            log::error!("reload refused: {e:#}; collection goes on with the previous config");
+                            continue;
+                        }
+                    }
+                }
+                config = new;
+            }
+            (Event::Reload(_), None) => {
+                unreachable!("a reload without a config breaks out only on success")
+            }
+        }
+    }
+}
+
+/// The cluster tasks of one configuration.
+struct Running {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: Stop,
+    stop_tx: watch::Sender<bool>,
+}
+
+impl Running {
+    fn start(cli: &Cli, config: &Arc<Config>, plugin: &Plugin) -> Running {
+        let stop = Stop::new();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let tasks = config
+            .clusters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.disabled)
+            .map(|(index, _)| {
+                tokio::spawn(cluster::run(Job {
+                    config: Arc::clone(config),
+                    index,
+                    plugin: plugin.clone(),
+                    check_stat_return: cli.check_stat_return,
+                    stop: stop.clone(),
+                    stop_rx: stop_rx.clone(),
+                }))
+            })
+            .collect();
+        Running {
+            tasks,
+            stop,
+            stop_tx,
+        }
+    }
+
+    /// Stops every cluster and waits for them (each bounded by its grace period).
+    async fn stop(self) {
+        self.stop.stop();
+        let _ = self.stop_tx.send(true);
+        let deadline = cluster::SHUTDOWN_GRACE + Duration::from_secs(5);
+        for task in self.tasks {
+            if tokio::time::timeout(deadline, task).await.is_err() {
+                log::error!(
+                    "a cluster task did not stop within {} s; leaving it",
+                    deadline.as_secs()
+                );
+            }
+        }
+    }
+}
+
+/// The config file's modification time and size.
+type Stamp = Option<(SystemTime, u64)>;
+
+fn file_stamp(path: &Path) -> Stamp {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Resolves when the file's stamp differs from `known` and then stays the same
+/// for one period; returns the new stamp.
+async fn watch_file(path: &Path, known: Stamp) -> Stamp {
+    loop {
+        tokio::time::sleep(WATCH_PERIOD).await;
+        let now = file_stamp(path);
+        if now == known {
+            continue;
+        }
+        tokio::time::sleep(WATCH_PERIOD).await;
+        if file_stamp(path) == now {
+            return now;
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Talking to one OneFS cluster over the Platform API: authentication (session
+//! with CSRF, or Basic), cluster identity, statistics metadata and values.
+//!
+//! Blocking (ureq) by design: the scheduler calls it from blocking threads, never
+//! from the async runtime's workers. Every request has connect and overall
+//! timeouts and a response-size limit; connection failures are retried with the
+//! spec's back-off (1 s doubling, capped at 30 min, up to `max_retries`).
+
+mod http;
+mod split;
+mod stop;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use http::Client;
+pub use split::split_keys;
+pub use stop::Stop;
+
+/// Everything needed to reach one cluster.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Host name or address.
+    pub host: String,
+    /// PAPI port.
+    pub port: u16,
+    /// User name.
+    pub username: String,
+    /// Resolved password (never logged).
+    pub password: String,
+    /// Session or Basic authentication.
+    pub basic_auth: bool,
+    /// Verify the certificate.
+    pub verify_tls: bool,
+    /// Extra CA certificates (PEM file) to trust.
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// Connection retries per request; 0 or less = forever.
+    pub max_retries: i64,
+    /// A label for messages: the configured host name and port.
+    pub label: String,
+}
+
+/// What `/platform/1/cluster/config` says about the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The cluster's name as the cluster spells it.
+    pub name: String,
+    /// The OneFS release, e.g. `9.11.0.0`.
+    pub version: String,
+}
+
+/// What `/platform/1/statistics/keys/<key>` says about one key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyMeta {
+    /// The key.
+    pub key: String,
+    /// Description (may be empty).
+    pub description: String,
+    /// Units (may be empty).
+    pub units: String,
+    /// The key's update interval: the `interval` of the first non-persistent
+    /// policy; 0 = none ("use the minimum interval").
+    pub interval: u64,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The cluster could not be reached (after the configured retries).
+    Unreachable(String),
+    /// The credentials were refused; an operator must fix the config.
+    Auth(String),
+    /// The certificate could not be verified; says which setting fixes it.
+    Tls(String),
+    /// The cluster answered with an unexpected HTTP status.
+    Status {
+        /// HTTP status code.
+        status: u16,
+        /// The request path (no secrets in it).
+        path: String,
+        /// The start of the answer body.
+        body: String,
+    },
+    /// The answer was not the JSON expected (truncated, HTML, too large).
+    Malformed(String),
+    /// Shutdown was requested while waiting.
+    Stopped,
+}
+
+/// The longest request target OneFS accepts is 8198 bytes; idic stays below it.
+pub const MAX_TARGET_LEN: usize = 8000;
+
+/// The largest answer accepted, in bytes.
+pub const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Unreachable(m) | Error::Auth(m) | Error::Tls(m) | Error::Malformed(m) => {
+                f.write_str(m)
+            }
+            Error::Status { status, path, body } => {
+                write!(f, "GET {path} answered HTTP {status}")?;
+                if !body.is_empty() {
+                    write!(f, ": {body}")?;
+                }
+                Ok(())
+            }
+            Error::Stopped => f.write_str("stopped"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Client {
+    /// Reads the cluster's name and OneFS version.
+    pub fn identity(&mut self) -> Result<Identity, Error> {
+        let v = self.get_json("/platform/1/cluster/config")?;
+        let name = v["name"].as_str().unwrap_or_default().to_string();
+        if name.is_empty() {
+            return Err(Error::Malformed(
+                "/platform/1/cluster/config has no cluster name".to_string(),
+            ));
+        }
+        let version = v["onefs_version"]["version"]
+            .as_str()
+            .or_else(|| v["onefs_version"]["release"].as_str())
+            .unwrap_or("unknown")
+            .to_string();
+        Ok(Identity { name, version })
+    }
+
+    /// Reads one key's metadata. `Ok(None)` when the cluster does not know the key.
+    pub fn key_meta(&mut self, key: &str) -> Result<Option<KeyMeta>, Error> {
+        let path = format!("/platform/1/statistics/keys/{key}");
+        let v = match self.get_json(&path) {
+            Ok(v) => v,
+            Err(Error::Status { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(parse_key_meta(key, &v))
+    }
+
+    /// Fetches current values of `keys`, split into as many requests as needed.
+    pub fn current(&mut self, keys: &[String]) -> Result<Vec<Value>, Error> {
+        let mut answers = Vec::new();
+        for target in split_keys(
+            "/platform/1/statistics/current?degraded=true&devid=all&show_nodes=true",
+            keys,
+            MAX_TARGET_LEN,
+        ) {
+            answers.push(self.get_json(&target)?);
+        }
+        Ok(answers)
+    }
+
+    /// Fetches a summary endpoint (`/platform/3/statistics/summary/...`).
+    pub fn summary(&mut self, path: &str) -> Result<Value, Error> {
+        self.get_json(path)
+    }
+}
+
+/// Reads a `/statistics/keys/<key>` answer.
+pub fn parse_key_meta(key: &str, v: &Value) -> Option<KeyMeta> {
+    let entry = v["keys"].as_array()?.first()?;
+    let interval = entry["policies"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["persistent"] == Value::Bool(false)))
+        .and_then(|p| p["interval"].as_u64())
+        .unwrap_or(0);
+    Some(KeyMeta {
+        key: key.to_string(),
+        description: entry["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        units: entry["units"].as_str().unwrap_or_default().to_string(),
+        interval,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_interval_is_the_first_non_persistent_policy() {
+        let v = serde_json::json!({"keys": [{"key": "k", "description": "d", "units": "percent",
+            "policies": [{"interval": 120, "persistent": true, "retention": 1},
+                         {"interval": 10, "persistent": false, "retention": 1},
+                         {"interval": 5, "persistent": false, "retention": 1}]}]});
+        let m = parse_key_meta("k", &v).unwrap();
+        assert_eq!(m.interval, 10);
+        assert_eq!(m.units, "percent");
+    }
+
+    #[test]
+    fn key_without_policies_has_no_interval() {
+        let v = serde_json::json!({"keys": [{"key": "k", "description": "", "policies": null}]});
+        assert_eq!(parse_key_meta("k", &v).unwrap().interval, 0);
+    }
+}

@@ -1,0 +1,39 @@
+//! What the host offers plugins: the `HostServices` callbacks and the
+//! process-wide `StartContext`.
+
+use abi_stable::std_types::{RResult, RStr, RString, RVec};
+use idic_plugin_api::{HostServices, StartContext};
+
+use crate::config::Config;
+use crate::logging;
+
+/// The services handed to every plugin call.
+pub fn services() -> HostServices {
+    HostServices {
+        log: logging::plugin_log,
+        max_level: logging::max_level(),
+        resolve_secret,
+    }
+}
+
+extern "C" fn resolve_secret(value: RStr<'_>) -> RResult<RString, RString> {
+    match crate::config::resolve_secret(value.as_str()) {
+        Ok(v) => RResult::ROk(v.into()),
+        Err(e) => RResult::RErr(e.into()),
+    }
+}
+
+/// The context for the plugin's process-wide start hook.
+pub fn start_context(config: &Config, plugin: &str) -> StartContext {
+    StartContext {
+        plugin_name: plugin.into(),
+        config: config.text.as_str().into(),
+        plugin_config: config.section_toml(plugin).into(),
+        clusters: config
+            .enabled_clusters()
+            .map(|c| RString::from(c.toml.as_str()))
+            .collect::<RVec<_>>(),
+        host: services(),
+        extra: "{}".into(),
+    }
+}

@@ -1,0 +1,100 @@
+//! The command line as an operator uses it: help, version, check-config.
+
+use crate::util::{self, Dir};
+
+#[test]
+fn check_config_accepts_the_example_and_summarises_it() {
+    let example = util::workspace_root().join("idic.toml.example");
+    let out = util::idic(&["check-config", example.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("sink: influxdb"), "{text}");
+    assert!(
+        text.contains("stat groups: 13 active, 116 statistics"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_config_names_file_line_and_column_of_an_error() {
+    let dir = Dir::new();
+    let file = dir.write(
+        "bad.toml",
+        "[global]\nversion = \"0.39\"\nstats_processor = \"discard\"\nactive_stat_groups = \"g\"\n",
+    );
+    let out = util::idic(&["check-config", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("bad.toml:4:22: "), "{err}");
+    assert!(
+        err.contains("expected a sequence") || err.contains("array"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_config_warns_about_typos_with_a_suggestion() {
+    let example =
+        std::fs::read_to_string(util::workspace_root().join("idic.toml.example")).unwrap();
+    let dir = Dir::new();
+    let file = dir.write(
+        "typo.toml",
+        &example.replace(
+            "min_update_interval_override",
+            "min_update_intervall_override",
+        ),
+    );
+    let out = util::idic(&["check-config", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success());
+    assert!(
+        err.contains("did you mean \"min_update_interval_override\"?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["plugins", "--help"],
+        &["check-config", "--help"],
+        &["help"],
+    ] {
+        let out = util::idic(args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("idic"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn version_flag_prints_versions() {
+    for flag in ["-version", "--version"] {
+        let out = util::idic(&[flag]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.starts_with("idic ") && text.contains("plugin-api 1.0.0"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn missing_config_file_is_one_clear_error() {
+    let out = util::idic(&["-config-file", "/nonexistent/idic.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("/nonexistent/idic.toml: cannot read the config file"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

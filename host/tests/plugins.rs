@@ -1,0 +1,185 @@
+//! Plugins load through the real path: found in a plugins folder, checked by
+//! abi_stable, refused with one clear message when they cannot be used.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::{self, Dir, Running};
+
+/// A config whose only cluster is never reached: plugin loading comes first.
+fn config_for(dir: &Dir, plugin: &str) -> std::path::PathBuf {
+    dir.write(
+        "idic.toml",
+        &format!(
+            "[global]\nversion = \"0.39\"\nstats_processor = \"{plugin}\"\nactive_stat_groups = [\"g\"]\n\n[[cluster]]\nhostname = \"127.0.0.1\"\nport = 9\nusername = \"u\"\npassword = \"p\"\n\n[[statgroup]]\nname = \"g\"\nstats = [\"cluster.cpu.idle.avg\"]\n"
+        ),
+    )
+}
+
+fn run_to_exit(dir: &Dir, plugin: &str, plugins: &Path) -> (i32, String) {
+    let config = config_for(dir, plugin);
+    let mut idic = Running::start(dir, &config, plugins, &[]);
+    let code = idic.wait_exit(Duration::from_secs(30));
+    (code, idic.stderr())
+}
+
+#[test]
+fn plugins_command_lists_discard_with_its_api_version() {
+    let dir = Dir::new();
+    let plugins = dir.plugin_dir(&[(&util::workspace_plugin("discard"), "libdiscard.so")]);
+    let out = util::idic(&["plugins", "--plugin-dir", plugins.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("discard"), "{text}");
+    assert!(text.contains("plugin-api 1.0.0  loads"), "{text}");
+}
+
+#[test]
+fn refuses_a_library_that_is_not_a_plugin() {
+    let dir = Dir::new();
+    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("notaplugin"), "libnotaplugin.so")]);
+    let (code, stderr) = run_to_exit(&dir, "notaplugin", &plugins);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("libnotaplugin.so: not an idic plugin"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one clear message: {stderr}");
+}
+
+#[test]
+fn refuses_plugin_whose_declared_name_differs_from_its_file() {
+    let dir = Dir::new();
+    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("outoftree"), "libsomethingelse.so")]);
+    let (code, stderr) = run_to_exit(&dir, "somethingelse", &plugins);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("declares plugin name \"outoftree\", not \"somethingelse\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_plugin_lists_the_folders_searched_and_what_they_hold() {
+    let dir = Dir::new();
+    let plugins = dir.plugin_dir(&[(&util::workspace_plugin("discard"), "libdiscard.so")]);
+    let (code, stderr) = run_to_exit(&dir, "influxdb", &plugins);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("sink plugin \"influxdb\" (stats_processor) was not found"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(--plugin-dir): holds: discard"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn plugin_dir_setting_and_env_are_searched_in_order() {
+    let dir = Dir::new();
+    let plugins = dir.plugin_dir(&[(&util::workspace_plugin("discard"), "libdiscard.so")]);
+    let config = config_for(&dir, "discard");
+    // IDIC_PLUGIN_DIR alone finds it.
+    let out = Command::new(util::idic_bin())
+        .args(["plugins", "-config-file", config.to_str().unwrap()])
+        .env("IDIC_PLUGIN_DIR", &plugins)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("(IDIC_PLUGIN_DIR)") && text.contains("discard"),
+        "{text}"
+    );
+    // plugin_dir in [global] wins over IDIC_PLUGIN_DIR.
+    let with_setting = std::fs::read_to_string(&config).unwrap().replace(
+        "active_stat_groups",
+        &format!(
+            "plugin_dir = {:?}\nactive_stat_groups",
+            plugins.display().to_string()
+        ),
+    );
+    std::fs::write(&config, with_setting).unwrap();
+    let out = Command::new(util::idic_bin())
+        .args(["plugins", "-config-file", config.to_str().unwrap()])
+        .env("IDIC_PLUGIN_DIR", "/nonexistent")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(plugin_dir in [global])"), "{text}");
+}
+
+#[test]
+fn plugin_built_against_frozen_api_1_0_loads_into_this_host() {
+    let dir = Dir::new();
+    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("frozen"), "libfrozen.so")]);
+    let out = util::idic(&["plugins", "--plugin-dir", plugins.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("frozen") && text.contains("loads"), "{text}");
+}
+
+#[test]
+fn refuses_plugin_built_for_another_major_api_and_names_both_versions() {
+    // Build a plugin against a copy of plugin-api that claims 2.0.0.
+    let dir = Dir::new();
+    let root = util::workspace_root();
+    let api = dir.join("plugin-api");
+    copy_dir(&root.join("plugin-api"), &api);
+    let manifest = std::fs::read_to_string(api.join("Cargo.toml"))
+        .unwrap()
+        .replace("version = \"1.0.0\"", "version = \"2.0.0\"")
+        .replace("edition.workspace = true", "edition = \"2021\"")
+        .replace("rust-version.workspace = true", "")
+        .replace("license.workspace = true", "")
+        .replace("abi_stable.workspace = true", "abi_stable = \"0.11.3\"")
+        .replace(
+            "log.workspace = true",
+            "log = { version = \"0.4\", features = [\"std\"] }",
+        );
+    std::fs::write(api.join("Cargo.toml"), manifest).unwrap();
+    let plugin = dir.join("future");
+    std::fs::create_dir_all(plugin.join("src")).unwrap();
+    std::fs::write(
+        plugin.join("Cargo.toml"),
+        "[package]\nname = \"future\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nidic-plugin-api = { path = \"../plugin-api\" }\n\n[workspace]\n",
+    )
+    .unwrap();
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/outoftree/src/lib.rs"),
+    )
+    .unwrap()
+    .replace("\"outoftree\"", "\"future\"");
+    std::fs::write(plugin.join("src/lib.rs"), source).unwrap();
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/Cargo.lock");
+    std::fs::copy(lock, plugin.join("Cargo.lock")).unwrap();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(plugin.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", util::profile_dir().join("../fixtures"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lib = util::profile_dir().join("../fixtures/debug/libfuture.so");
+    let plugins = dir.plugin_dir(&[(&lib, "libfuture.so")]);
+    let (code, stderr) = run_to_exit(&dir, "future", &plugins);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("built for idic-plugin-api 2.0.0"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("idic-plugin-api 1.x"), "{stderr}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}

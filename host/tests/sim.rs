@@ -1,0 +1,51 @@
+//! Simulated clusters for the tests, and configs that point idic at them.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use onefs_sim::{ClusterSpec, Sim, SimConfig};
+
+use crate::util::Dir;
+
+/// Simulated clusters over HTTPS, and the CA file that trusts them.
+pub struct Clusters {
+    pub sim: Sim,
+    pub ca: PathBuf,
+}
+
+/// Starts a simulator with the given clusters (HTTPS, ephemeral ports) and writes
+/// its certificate to `dir/ca.pem`.
+pub fn clusters(dir: &Dir, specs: Vec<ClusterSpec>) -> Clusters {
+    let config = SimConfig {
+        clusters: specs,
+        ..SimConfig::default()
+    };
+    let sim = Sim::start(config).expect("simulator starts");
+    let ca = dir.write("ca.pem", &sim.ca_cert_pem());
+    Clusters { sim, ca }
+}
+
+/// The `[[cluster]]` tables for every simulated cluster.
+pub fn cluster_tables(c: &Clusters) -> String {
+    let mut out = String::new();
+    for h in c.sim.clusters() {
+        out.push_str(&format!(
+            "[[cluster]]\nhostname = \"127.0.0.1\"\nport = {}\nusername = \"statsreader\"\npassword = \"s3kret\"\nca_cert = \"{}\"\n\n",
+            h.port(),
+            c.ca.display()
+        ));
+    }
+    out
+}
+
+/// A complete config: `[global]` for `plugin`, the plugin's section, the clusters
+/// and one stat group with `stats`.
+pub fn config(plugin: &str, section: &str, c: &Clusters, stats: &[&str], global_extra: &str) -> String {
+    let list: Vec<String> = stats.iter().map(|s| format!("{s:?}")).collect();
+    format!(
+        "[global]\nversion = \"0.39\"\nstats_processor = \"{plugin}\"\nmin_update_interval_override = 5\nactive_stat_groups = [\"test\"]\n{global_extra}\n\n[{plugin}]\n{section}\n\n{}[[statgroup]]\nname = \"test\"\nupdate_interval = \"*\"\nstats = [{}]\n",
+        cluster_tables(c),
+        list.join(", ")
+    )
+}

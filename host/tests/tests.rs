@@ -1,0 +1,10 @@
+//! idic's integration tests: the built `idic` binary run as an operator runs it,
+//! against simulated clusters over HTTPS, with plugins loaded from a folder.
+
+// The harness: temp folders, the idic process, plugins, simulated clusters.
+mod util;
+
+// Command line: help, version, check-config messages.
+mod cli;
+// Plugin loading: discovery, refusals, ABI compatibility.
+mod plugins;

@@ -1,0 +1,231 @@
+//! The test harness: temporary folders, the `idic` binary as a child process, the
+//! plugin libraries (workspace ones and the out-of-tree fixtures), and simulated
+//! clusters with a config pointing at them.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The `idic` binary under test.
+pub fn idic_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_idic"))
+}
+
+/// `target/debug` (or whichever profile built the tests).
+pub fn profile_dir() -> PathBuf {
+    idic_bin()
+        .parent()
+        .expect("binary has a folder")
+        .to_path_buf()
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A plugin built by the workspace (`cargo build --workspace`, which `make test` runs).
+pub fn workspace_plugin(name: &str) -> PathBuf {
+    let path = profile_dir().join(format!("lib{name}.so"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace first (`cargo build --workspace`; `make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// Builds the fixture workspaces under `host/tests/fixtures` once per test run,
+/// as a third party would (their own Cargo.toml and lock file), and returns the
+/// folder holding their libraries.
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = profile_dir().join("../fixtures");
+        for ws in ["plugins", "frozen-1.0"] {
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(ws)
+                .join("Cargo.toml");
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "--manifest-path"])
+                .arg(&manifest)
+                .env("CARGO_TARGET_DIR", &target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building fixture workspace {ws} failed");
+        }
+        target.join("debug")
+    })
+}
+
+/// The library of fixture plugin `name`.
+pub fn fixture_plugin(name: &str) -> PathBuf {
+    fixtures().join(format!("lib{name}.so"))
+}
+
+/// A temporary folder with helpers to write files into it.
+pub struct Dir {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            tmp: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.join(name);
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.join(name)).unwrap_or_default()
+    }
+
+    /// A `plugins` folder holding copies of `libs`, each under the file name given.
+    pub fn plugin_dir(&self, libs: &[(&Path, &str)]) -> PathBuf {
+        let dir = self.join("plugins");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for (src, file) in libs {
+            std::fs::copy(src, dir.join(file)).expect("copy plugin");
+        }
+        dir
+    }
+}
+
+/// Runs `idic args...` to completion.
+pub fn idic(args: &[&str]) -> Output {
+    Command::new(idic_bin())
+        .args(args)
+        .env_remove("IDIC_PLUGIN_DIR")
+        .output()
+        .expect("idic runs")
+}
+
+/// A running `idic` process whose log goes to a file; killed on drop.
+pub struct Running {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Running {
+    /// Starts `idic -config-file CONFIG --plugin-dir PLUGINS -logfile LOG`.
+    pub fn start(dir: &Dir, config: &Path, plugins: &Path, extra: &[&str]) -> Running {
+        let log = dir.join("idic.log");
+        let child = Command::new(idic_bin())
+            .arg("-config-file")
+            .arg(config)
+            .arg("--plugin-dir")
+            .arg(plugins)
+            .arg("-logfile")
+            .arg(&log)
+            .args(["-loglevel", "debug"])
+            .args(extra)
+            .env_remove("IDIC_PLUGIN_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("idic starts");
+        Running { child, log }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `pred(log)` holds; panics with the log after `timeout`.
+    pub fn wait_log(&mut self, timeout: Duration, what: &str, pred: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.log_text();
+            if pred(&text) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "idic exited ({status}) while waiting for {what}; stderr: {}; log:\n{text}",
+                    self.stderr()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; log:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until `pred()` holds; panics with the log after `timeout`.
+    pub fn wait_until(&mut self, timeout: Duration, what: &str, pred: impl Fn() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !pred() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "idic exited ({status}) while waiting for {what}; log:\n{}",
+                    self.log_text()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; log:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for exit; returns the exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "idic did not exit within {timeout:?}; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stderr(&mut self) -> String {
+        let mut s = String::new();
+        if let Some(e) = self.child.stderr.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
