@@ -43,6 +43,8 @@ pub struct Job {
 
 struct Connected {
     client: Client,
+    /// The cluster's name as tagged: lower-cased unless `preserve_case`.
+    name: String,
     identity: Identity,
     metas: HashMap<String, KeyMeta>,
 }
@@ -78,14 +80,10 @@ pub async fn run(mut job: Job) {
     };
     let Connected {
         client,
+        name,
         identity,
         metas,
     } = connected;
-    let name = if job.config.preserve_case(&cfg) {
-        identity.name.clone()
-    } else {
-        identity.name.to_lowercase()
-    };
     let g = &job.config.global;
     let mut buckets = schedule::buckets(
         &job.config.stat_groups,
@@ -108,7 +106,7 @@ pub async fn run(mut job: Job) {
         }
     }
     log::info!(
-        "cluster={name} connected to {label} (OneFS {}); {} statistics in {} timers",
+        "cluster={name} connected to {label} ({}); {} statistics in {} timers",
         identity.version,
         metas.len(),
         buckets.len()
@@ -256,6 +254,12 @@ fn connect(config: &Config, index: usize, stop: Stop) -> Result<Connected, onefs
     };
     let mut client = Client::new(target, stop)?;
     let identity = client.identity()?;
+    let name = if config.preserve_case(c) {
+        identity.name.clone()
+    } else {
+        identity.name.to_lowercase()
+    };
+    client.set_label(&name);
     let mut metas = HashMap::new();
     let keys: BTreeSet<&String> = config.stat_groups.iter().flat_map(|g| &g.stats).collect();
     for key in keys {
@@ -264,14 +268,14 @@ fn connect(config: &Config, index: usize, stop: Stop) -> Result<Connected, onefs
                 metas.insert(key.clone(), m);
             }
             None => log::warn!(
-                "cluster={} statistic {key:?} is not known to this cluster (OneFS {}); it is left out",
-                identity.name,
+                "cluster={name} statistic {key:?} is not known to this cluster ({}); it is left out",
                 identity.version
             ),
         }
     }
     Ok(Connected {
         client,
+        name,
         identity,
         metas,
     })

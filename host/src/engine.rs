@@ -117,7 +117,7 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
             running.tasks.len(),
             plugin.info.name
         );
-        let event = loop {
+        let reload = loop {
             let event = tokio::select! {
                 _ = term.recv() => Event::Shutdown("SIGTERM"),
                 _ = int.recv() => Event::Shutdown("SIGINT"),
@@ -128,13 +128,16 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
                 }
             };
             match event {
-                Event::Shutdown(_) => break (event, None),
+                Event::Shutdown(why) => {
+                    log::info!("{why}: stopping; delivering what is queued");
+                    break None;
+                }
                 Event::Reload(why) => match Config::load(&config.path) {
                     Ok((new, warnings)) => {
                         for w in &warnings {
                             log::warn!("{w}");
                         }
-                        break (Event::Reload(why), Some(new));
+                        break Some((why, new));
                     }
                     Err(e) => log::error!(
                         "reload after {why} refused: {e}; collection goes on with the running config"
@@ -142,37 +145,49 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
                 },
             }
         };
-        match event {
-            (Event::Shutdown(why), _) => {
-                log::info!("{why}: stopping; delivering what is queued");
-                running.stop().await;
-                plugin.stop();
-                log::info!("stopped");
-                return Ok(());
-            }
-            (Event::Reload(why), Some(new)) => {
-                log::info!("{why}: reloading {}", new.path.display());
-                running.stop().await;
-                if new.global.stats_processor != config.global.stats_processor
-                    || new.global.plugin_dir != config.global.plugin_dir
-                {
-                    match load_plugin(cli, &new) {
-                        Ok(p) => {
-                            plugin.stop();
-                            plugin = p;
-                        }
-                        Err(e) => {
-                            log::error!("reload refused: {e:#}; collection goes on with the previous config");
-                            continue;
-                        }
-                    }
+        running.stop().await;
+        let Some((why, new)) = reload else {
+            plugin.stop();
+            log::info!("stopped");
+            return Ok(());
+        };
+        log::info!("{why}: reloading {}", new.path.display());
+        if new.global.stats_processor != config.global.stats_processor
+            || new.global.plugin_dir != config.global.plugin_dir
+        {
+            match load_plugin(cli, &new) {
+                Ok(p) => {
+                    plugin.stop();
+                    plugin = p;
                 }
-                config = new;
+                Err(e) => {
+                    log::error!(
+                        "reload refused: {e:#}; collection goes on with the previous config"
+                    );
+                    continue;
+                }
             }
-            (Event::Reload(_), None) => {
-                unreachable!("a reload without a config breaks out only on success")
+        } else {
+            // The same plugin: restart its process-wide part with the new config
+            // (the Prometheus plugin's discovery lists the clusters).
+            plugin.stop();
+            if let Err(e) = plugin.start(&plugin_host::start_context(&new, &plugin.info.name)) {
+                log::error!(
+                    "reload refused: plugin={} failed to start with the new config: {e}; collection goes on with the previous config",
+                    plugin.info.name
+                );
+                if let Err(e) =
+                    plugin.start(&plugin_host::start_context(&config, &plugin.info.name))
+                {
+                    log::error!(
+                        "plugin={} failed to start again with the previous config: {e}",
+                        plugin.info.name
+                    );
+                }
+                continue;
             }
         }
+        config = new;
     }
 }
 

@@ -41,7 +41,13 @@ pub fn cluster_tables(c: &Clusters) -> String {
 
 /// A complete config: `[global]` for `plugin`, the plugin's section, the clusters
 /// and one stat group with `stats`.
-pub fn config(plugin: &str, section: &str, c: &Clusters, stats: &[&str], global_extra: &str) -> String {
+pub fn config(
+    plugin: &str,
+    section: &str,
+    c: &Clusters,
+    stats: &[&str],
+    global_extra: &str,
+) -> String {
     let list: Vec<String> = stats.iter().map(|s| format!("{s:?}")).collect();
     format!(
         "[global]\nversion = \"0.39\"\nstats_processor = \"{plugin}\"\nmin_update_interval_override = 5\nactive_stat_groups = [\"test\"]\n{global_extra}\n\n[{plugin}]\n{section}\n\n{}[[statgroup]]\nname = \"test\"\nupdate_interval = \"*\"\nstats = [{}]\n",

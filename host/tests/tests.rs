@@ -3,8 +3,12 @@
 
 // The harness: temp folders, the idic process, plugins, simulated clusters.
 mod util;
+// Simulated clusters and configs pointing at them.
+mod sim;
 
 // Command line: help, version, check-config messages.
 mod cli;
 // Plugin loading: discovery, refusals, ABI compatibility.
 mod plugins;
+// Collection end to end through onefs-sim and the jsonl sink.
+mod collect;

@@ -52,7 +52,8 @@ pub struct StatInfo {
     pub update_interval: u64,
 }
 
-/// Handed to the plugin's `start` hook once per process, before any sink is opened.
+/// Handed to the plugin's `start` hook before any sink is opened (at start and on
+/// every reload).
 #[repr(C)]
 #[derive(StableAbi, Clone, Debug)]
 pub struct StartContext {

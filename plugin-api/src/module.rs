@@ -43,9 +43,9 @@ pub struct PluginInfo {
 pub struct PluginMod {
     /// The plugin's self-description.
     pub info: extern "C" fn() -> PluginInfo,
-    /// Process-wide start hook, called once before any `open`.
+    /// Process-wide start hook, called before any `open` (again after `stop` on a reload).
     pub start: extern "C" fn(&StartContext) -> RResult<(), SinkError>,
-    /// Process-wide stop hook, called once after every sink is closed.
+    /// Process-wide stop hook, called after every sink is closed (at exit and on a reload).
     pub stop: extern "C" fn(),
     /// A JSON object describing optional abilities (`{}` when none).
     pub capabilities: extern "C" fn() -> RString,

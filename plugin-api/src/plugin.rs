@@ -30,13 +30,16 @@ pub trait Plugin: Default + Send + Sync + 'static {
     /// One line saying what the plugin does.
     const DESCRIPTION: &'static str;
 
-    /// Called once per process before any sink is opened. Default: nothing.
+    /// Called before any sink is opened: once at start, and again after
+    /// [`Plugin::stop`] when the host reloads its configuration (every sink is
+    /// closed before `stop` and reopened after `start`). Default: nothing.
     fn start(&self, ctx: &StartContext) -> Result<(), SinkError> {
         let _ = ctx;
         Ok(())
     }
 
-    /// Called once per process after every sink is closed. Default: nothing.
+    /// Called after every sink is closed: at exit, and before a reload's `start`.
+    /// Default: nothing.
     fn stop(&self) {}
 
     /// A JSON object describing optional abilities. Default: `{}`.
@@ -187,7 +190,7 @@ fn guard<T>(f: impl FnOnce() -> Result<T, SinkError>) -> Result<T, SinkError> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         Err(SinkError::new(
             ErrorKind::Panicked,
-            format!("plugin panicked: {}", panic_message(payload.as_ref())),
+            panic_message(payload.as_ref()),
         ))
     })
 }

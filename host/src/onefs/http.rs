@@ -78,6 +78,11 @@ impl Client {
         })
     }
 
+    /// Names the cluster in log lines from now on (its name once known).
+    pub fn set_label(&mut self, label: &str) {
+        self.target.label = label.to_string();
+    }
+
     /// GETs `path` and parses the answer as JSON.
     pub fn get_json(&mut self, path: &str) -> Result<Value, Error> {
         let body = self.get(path)?;
