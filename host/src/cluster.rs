@@ -111,9 +111,14 @@ pub async fn run(mut job: Job) {
         metas.len(),
         buckets.len()
     );
-    let delivery = Delivery::start(
+    let (plugin, ctx) = (
         job.plugin.clone(),
         open_context(&job, &cfg, &name, &identity, &metas, &buckets),
+    );
+    let delivery = Delivery::start(
+        &name,
+        &job.plugin.info.name,
+        Box::new(move || plugin.open(&ctx)),
         queue::Settings {
             capacity: g.queue_size,
             max_retries: g.stats_processor_max_retries,

@@ -15,10 +15,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::RSlice;
-use idic_plugin_api::{ErrorKind, OpenContext, Point, SinkBox};
+use idic_plugin_api::{ErrorKind, Point, SinkBox, SinkError};
 
-use crate::loader::{into_result, Plugin};
+use crate::loader::into_result;
 use crate::onefs::Stop;
+
+/// Opens (or reopens) the cluster's sink; called on the writer thread.
+pub type Opener = Box<dyn FnMut() -> Result<SinkBox, SinkError> + Send>;
 
 /// The longest wait between write retries (gostats' cap).
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(1280);
@@ -76,11 +79,12 @@ struct State {
 }
 
 impl Delivery {
-    /// Starts the writer thread, which opens the sink (retrying if it fails).
-    pub fn start(plugin: Plugin, ctx: OpenContext, settings: Settings) -> Delivery {
+    /// Starts the writer thread, which opens the sink with `open` (retrying if it
+    /// fails). `cluster` and `plugin` name the delivery in log lines.
+    pub fn start(cluster: &str, plugin: &str, open: Opener, settings: Settings) -> Delivery {
         let shared = Arc::new(Shared {
-            cluster: ctx.cluster.to_string(),
-            plugin: plugin.info.name.clone(),
+            cluster: cluster.to_string(),
+            plugin: plugin.to_string(),
             settings,
             state: Mutex::new(State {
                 batches: VecDeque::new(),
@@ -93,7 +97,7 @@ impl Delivery {
         let s = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name(format!("sink-{}", shared.cluster))
-            .spawn(move || s.run(&plugin, &ctx))
+            .spawn(move || s.run(open))
             .expect("spawning a thread only fails when the OS is out of resources");
         Delivery {
             shared,
@@ -170,11 +174,11 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn run(&self, plugin: &Plugin, ctx: &OpenContext) {
-        let mut sink = self.open(plugin, ctx);
+    fn run(&self, mut open: Opener) {
+        let mut sink = self.open(&mut open);
         while let Some(batch) = self.next_batch() {
             if sink.is_none() {
-                sink = self.open(plugin, ctx);
+                sink = self.open(&mut open);
             }
             let Some(s) = sink.as_mut() else {
                 self.lose(1, "the sink could not be opened before shutdown");
@@ -223,10 +227,10 @@ impl Shared {
     }
 
     /// Opens the sink, retrying with back-off until it works or we are closing.
-    fn open(&self, plugin: &Plugin, ctx: &OpenContext) -> Option<SinkBox> {
+    fn open(&self, open: &mut Opener) -> Option<SinkBox> {
         let mut attempt = 0;
         loop {
-            match plugin.open(ctx) {
+            match open() {
                 Ok(sink) => {
                     if attempt > 0 {
                         log::info!(
@@ -344,8 +348,8 @@ impl Shared {
     }
 
     fn retry_wait(&self, attempt: u32) -> Duration {
-        let first = self.settings.retry_interval.max(Duration::from_secs(1));
-        first
+        self.settings
+            .retry_interval
             .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16))
             .min(MAX_RETRY_WAIT)
     }
@@ -359,5 +363,191 @@ impl Shared {
             self.cluster,
             self.plugin
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use abi_stable::sabi_trait::TD_Opaque;
+    use abi_stable::std_types::RResult;
+    use idic_plugin_api::{FfiSink, FfiSink_TO};
+
+    use super::*;
+
+    /// What the scripted sink answers, in order; `Ok` once the script runs out.
+    #[derive(Clone)]
+    enum Step {
+        Fail(SinkError),
+        Panic,
+        /// Wait for a message on the gate before answering Ok.
+        Block,
+    }
+
+    #[derive(Clone, Default)]
+    struct Script {
+        steps: Arc<Mutex<VecDeque<Step>>>,
+        written: Arc<Mutex<Vec<i64>>>,
+        opened: Arc<AtomicU64>,
+        gate: Arc<Mutex<Option<mpsc::Receiver<()>>>>,
+    }
+
+    struct Scripted(Script);
+
+    impl FfiSink for Scripted {
+        fn write(&mut self, batch: RSlice<'_, Point>) -> RResult<(), SinkError> {
+            let step = self.0.steps.lock().unwrap().pop_front();
+            match step {
+                Some(Step::Fail(e)) => return RResult::RErr(e),
+                Some(Step::Panic) => {
+                    return RResult::RErr(SinkError::new(ErrorKind::Panicked, "scripted panic"))
+                }
+                Some(Step::Block) => {
+                    if let Some(gate) = self.0.gate.lock().unwrap().as_ref() {
+                        let _ = gate.recv();
+                    }
+                }
+                None => {}
+            }
+            self.0
+                .written
+                .lock()
+                .unwrap()
+                .extend(batch.iter().map(|p| p.time));
+            RResult::ROk(())
+        }
+        fn flush(&mut self) -> RResult<(), SinkError> {
+            RResult::ROk(())
+        }
+        fn close(&mut self) -> RResult<(), SinkError> {
+            RResult::ROk(())
+        }
+    }
+
+    fn start(script: &Script, capacity: usize, max_retries: i64) -> Delivery {
+        let s = script.clone();
+        Delivery::start(
+            "c1",
+            "test",
+            Box::new(move || {
+                s.opened.fetch_add(1, Ordering::SeqCst);
+                Ok(FfiSink_TO::from_value(Scripted(s.clone()), TD_Opaque))
+            }),
+            Settings {
+                capacity,
+                max_retries,
+                retry_interval: Duration::from_millis(5),
+            },
+        )
+    }
+
+    fn batch(time: i64) -> Vec<Point> {
+        vec![Point {
+            measurement: "k".into(),
+            time,
+            rows: Default::default(),
+        }]
+    }
+
+    fn script(steps: Vec<Step>) -> Script {
+        let s = Script::default();
+        *s.steps.lock().unwrap() = steps.into();
+        s
+    }
+
+    #[test]
+    fn retryable_failures_are_retried_until_delivered() {
+        let s = script(vec![
+            Step::Fail(SinkError::retryable("down")),
+            Step::Fail(SinkError::config("bad token")),
+        ]);
+        let d = start(&s, 10, 8);
+        d.push(batch(1));
+        d.close(Duration::from_secs(10));
+        assert_eq!(*s.written.lock().unwrap(), vec![1]);
+    }
+
+    #[test]
+    fn exhausted_retries_drop_the_batch_and_delivery_goes_on() {
+        let fail = || Step::Fail(SinkError::retryable("down"));
+        let s = script(vec![fail(), fail(), fail()]);
+        let d = start(&s, 10, 2);
+        d.push(batch(1));
+        d.push(batch(2));
+        let counters = Arc::clone(&d.shared);
+        d.close(Duration::from_secs(10));
+        assert_eq!(*s.written.lock().unwrap(), vec![2]);
+        assert_eq!(counters.counters.dropped_retries.load(Ordering::SeqCst), 1);
+        assert_eq!(counters.counters.retries.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn permanent_errors_drop_the_batch_at_once() {
+        let s = script(vec![Step::Fail(SinkError::permanent("bad line"))]);
+        let d = start(&s, 10, 8);
+        d.push(batch(1));
+        d.push(batch(2));
+        let shared = Arc::clone(&d.shared);
+        d.close(Duration::from_secs(10));
+        assert_eq!(*s.written.lock().unwrap(), vec![2]);
+        assert_eq!(shared.counters.dropped_refused.load(Ordering::SeqCst), 1);
+        assert_eq!(shared.counters.retries.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_panicked_sink_is_reopened() {
+        let s = script(vec![Step::Panic]);
+        let d = start(&s, 10, 8);
+        d.push(batch(1));
+        d.push(batch(2));
+        d.close(Duration::from_secs(10));
+        assert_eq!(*s.written.lock().unwrap(), vec![2]);
+        assert_eq!(s.opened.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_batches_without_blocking_the_producer() {
+        let (release, gate) = mpsc::channel();
+        let s = script(vec![Step::Block]);
+        *s.gate.lock().unwrap() = Some(gate);
+        let d = start(&s, 2, 8);
+        d.push(batch(1)); // taken by the writer, which blocks in write
+        while d.depth() > 0 {
+            std::thread::yield_now();
+        }
+        for t in 2..=6 {
+            d.push(batch(t)); // never blocks: the queue keeps the newest two
+        }
+        assert_eq!(d.depth(), 2);
+        assert_eq!(d.counters().dropped_full.load(Ordering::SeqCst), 3);
+        release.send(()).unwrap();
+        d.close(Duration::from_secs(10));
+        assert_eq!(*s.written.lock().unwrap(), vec![1, 5, 6]);
+    }
+
+    #[test]
+    fn close_gives_up_on_a_sink_that_never_recovers_and_counts_the_loss() {
+        let fail = || Step::Fail(SinkError::retryable("down"));
+        let s = script((0..1000).map(|_| fail()).collect());
+        let d = Delivery::start(
+            "c1",
+            "test",
+            {
+                let s = s.clone();
+                Box::new(move || Ok(FfiSink_TO::from_value(Scripted(s.clone()), TD_Opaque)))
+            },
+            Settings {
+                capacity: 10,
+                max_retries: 0,
+                retry_interval: Duration::from_secs(3600),
+            },
+        );
+        d.push(batch(1));
+        d.push(batch(2));
+        let shared = Arc::clone(&d.shared);
+        d.close(Duration::from_millis(100));
+        assert!(s.written.lock().unwrap().is_empty());
+        assert_eq!(shared.counters.dropped_shutdown.load(Ordering::SeqCst), 2);
     }
 }

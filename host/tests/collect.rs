@@ -69,11 +69,12 @@ fn jsonl_setup(
 /// (maps: numbers are fields, strings are tags; lists: one row each; nested lists
 /// multiply; change_notify rows dropped).
 fn expected_rows(value: &Value) -> BTreeSet<String> {
+    type Rows = Vec<(BTreeMap<String, String>, BTreeMap<String, f64>)>;
     fn flatten(
         v: &Value,
         tags: &BTreeMap<String, String>,
         fields: &BTreeMap<String, f64>,
-        out: &mut Vec<(BTreeMap<String, String>, BTreeMap<String, f64>)>,
+        out: &mut Rows,
     ) {
         match v {
             Value::Number(n) => {

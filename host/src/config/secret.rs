@@ -5,7 +5,7 @@
 pub fn resolve_secret(value: &str) -> Result<String, String> {
     match value.strip_prefix("$env:") {
         None => Ok(value.to_string()),
-        Some(name) if name.is_empty() => Err("\"$env:\" names no environment variable".to_string()),
+        Some("") => Err("\"$env:\" names no environment variable".to_string()),
         Some(name) => std::env::var(name).map_err(|_| {
             format!("environment variable {name} is not set (the setting says \"$env:{name}\")")
         }),
