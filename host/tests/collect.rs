@@ -700,3 +700,63 @@ fn plugin_built_against_frozen_api_1_0_receives_points() {
             .contains("old ")
     });
 }
+
+#[test]
+fn summary_statistics_arrive_every_5_s_with_the_simulators_rows() {
+    let dir = Dir::new();
+    let c = sim::clusters(&dir, vec![ClusterSpec::new("Sum")]);
+    let (plugins, config, out) = jsonl_setup(&dir, &c, &["cluster.cpu.idle.avg"], "");
+    let text = std::fs::read_to_string(&config).unwrap()
+        + "\n[summary_stats]\nprotocol = true\ndrive = true\n";
+    std::fs::write(&config, text).unwrap();
+    let mut idic = Running::start(&dir, &config, &plugins, &[]);
+    let summary = |m: &str| {
+        read_lines(&out)
+            .into_iter()
+            .filter(|l| l.measurement == m)
+            .collect::<Vec<_>>()
+    };
+    idic.wait_until(Duration::from_secs(30), "two cycles of summaries", || {
+        let times: BTreeSet<i64> = summary("node.summary.protocol")
+            .iter()
+            .map(|l| l.time)
+            .collect();
+        times.len() >= 2 && !summary("node.summary.drive").is_empty()
+    });
+    let handle = &c.sim.clusters()[0];
+    for (measurement, kind) in [
+        ("node.summary.protocol", onefs_sim::SummaryKind::Protocol),
+        ("node.summary.drive", onefs_sim::SummaryKind::Drive),
+    ] {
+        for line in summary(measurement) {
+            let row = &line.rows[0];
+            assert!(row["fields"].get("time").is_none(), "no field named time");
+            let rows = handle.expected_summary(kind, line.time);
+            let matches = rows.iter().any(|want| {
+                row["fields"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .all(|(k, v)| want[k].as_f64() == v.as_f64())
+                    && row["tags"]
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .filter(|(k, _)| *k != "cluster")
+                        .all(|(k, v)| {
+                            want[k]
+                                .as_str()
+                                .map(str::to_string)
+                                .or_else(|| want[k].as_u64().map(|n| n.to_string()))
+                                .as_deref()
+                                == v.as_str()
+                        })
+            });
+            assert!(
+                matches,
+                "{measurement} row {row} not among the simulator's rows at {}",
+                line.time
+            );
+        }
+    }
+}

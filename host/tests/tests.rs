@@ -12,3 +12,5 @@ mod cli;
 mod plugins;
 // Collection end to end through onefs-sim and the jsonl sink.
 mod collect;
+// Authentication and TLS toward clusters, as an operator configures them.
+mod onefs;
