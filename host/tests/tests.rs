@@ -14,3 +14,5 @@ mod plugins;
 mod collect;
 // Authentication and TLS toward clusters, as an operator configures them.
 mod onefs;
+// READMEs and module docs that must stay true.
+mod docs;
