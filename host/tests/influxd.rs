@@ -9,10 +9,12 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -24,12 +26,36 @@ pub struct Influxd {
     config: PathBuf,
     /// The HTTP port on 127.0.0.1.
     pub port: u16,
+    /// The admin user and password, when authentication is enabled.
+    auth: Option<(String, String)>,
 }
 
 impl Influxd {
     /// Starts `influxd` on free loopback ports and waits until `/ping` answers
     /// 204. Panics, saying how to install it, when `influxd` is missing.
     pub fn start() -> Influxd {
+        Influxd::launch(None)
+    }
+
+    /// Like [`Influxd::start`], with authentication enabled and one admin user.
+    pub fn start_with_auth(user: &str, password: &str) -> Influxd {
+        let mut server = Influxd::launch(Some((user.to_string(), password.to_string())));
+        // With no user yet, InfluxDB accepts this one statement unauthenticated.
+        let auth = server.auth.take();
+        let (user, password) = auth.clone().expect("credentials");
+        server.query(
+            "",
+            &format!(
+                "CREATE USER \"{user}\" WITH PASSWORD '{}' WITH ALL PRIVILEGES",
+                password.replace('\'', "\\'")
+            ),
+        );
+        server.auth = auth;
+        server
+    }
+
+    /// Starts `influxd`, with authentication enabled when `auth` is set.
+    fn launch(auth: Option<(String, String)>) -> Influxd {
         let found = Command::new("influxd")
             .arg("version")
             .stdout(Stdio::null())
@@ -41,32 +67,47 @@ impl Influxd {
              then run the tests again (they start influxd themselves; no service is needed)"
         );
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let rpc = free_port();
-        let root = dir.path().display().to_string();
         let config = dir.path().join("influxdb.conf");
+        let mut server = Influxd {
+            child: None,
+            dir,
+            config,
+            port: 0,
+            auth,
+        };
+        // A port that was free a moment ago may be taken by the time influxd
+        // binds it: then influxd exits, and another pair of ports is tried.
+        for attempt in 1..=3 {
+            server.port = free_port();
+            server.write_config(free_port());
+            match server.run() {
+                Ok(()) => return server,
+                Err(e) if attempt < 3 => eprintln!("{e}; trying other ports"),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        unreachable!("the last attempt panics")
+    }
+
+    /// Writes the config: HTTP on `self.port`, RPC on `rpc`, data in the temp dir.
+    fn write_config(&self, rpc: u16) {
+        let root = self.dir.path().display().to_string();
         std::fs::write(
-            &config,
+            &self.config,
             format!(
                 "reporting-disabled = true\n\
                  bind-address = \"127.0.0.1:{rpc}\"\n\
                  [meta]\n  dir = \"{root}/meta\"\n\
                  [data]\n  dir = \"{root}/data\"\n  wal-dir = \"{root}/wal\"\n  query-log-enabled = false\n\
                  [monitor]\n  store-enabled = false\n\
-                 [http]\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n\
+                 [http]\n  bind-address = \"127.0.0.1:{}\"\n  log-enabled = false\n  auth-enabled = {}\n\
                  [logging]\n  level = \"warn\"\n\
-                 [continuous_queries]\n  enabled = false\n"
+                 [continuous_queries]\n  enabled = false\n",
+                self.port,
+                self.auth.is_some()
             ),
         )
         .expect("write influxd config");
-        let mut server = Influxd {
-            child: None,
-            dir,
-            config,
-            port,
-        };
-        server.run();
-        server
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -97,7 +138,9 @@ impl Influxd {
     /// Starts the stopped server again, on the same port with the same data.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "influxd is already running");
-        self.run();
+        if let Err(e) = self.run() {
+            panic!("{e}");
+        }
     }
 
     /// `CREATE DATABASE "<name>"`.
@@ -108,21 +151,15 @@ impl Influxd {
     /// Writes line protocol as a gostats-era client would (`precision=s`);
     /// returns the status and body.
     pub fn write(&self, db: &str, lines: &str) -> (u16, String) {
-        let path = format!("/write?db={}&precision=s", encode(db));
-        http(
-            self.port,
-            "POST",
-            &path,
-            "text/plain",
-            lines.as_bytes(),
-        )
+        let path = format!("/write?db={}&precision=s{}", encode(db), self.credentials());
+        http(self.port, "POST", &path, "text/plain", lines.as_bytes())
     }
 
     /// Runs an InfluxQL statement (`epoch=s`: times as Unix seconds) and returns
     /// its first result; panics with InfluxDB's message when it failed.
     pub fn query(&self, db: &str, q: &str) -> Value {
         let body = format!("q={}", encode(q));
-        let path = format!("/query?db={}&epoch=s", encode(db));
+        let path = format!("/query?db={}&epoch=s{}", encode(db), self.credentials());
         let (status, text) = http(
             self.port,
             "POST",
@@ -159,13 +196,21 @@ impl Influxd {
             .collect()
     }
 
+    /// `&u=...&p=...` when authentication is enabled.
+    fn credentials(&self) -> String {
+        match &self.auth {
+            Some((u, p)) => format!("&u={}&p={}", encode(u), encode(p)),
+            None => String::new(),
+        }
+    }
+
     /// What influxd printed, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("influxd.log")).unwrap_or_default()
     }
 
-    /// Starts the child and waits for `/ping` to answer 204.
-    fn run(&mut self) {
+    /// Starts the child and waits for `/ping` to answer 204 while it runs.
+    fn run(&mut self) -> Result<(), String> {
         let log = std::fs::File::create(self.dir.path().join("influxd.log")).expect("log file");
         let child = Command::new("influxd")
             .arg("run")
@@ -179,11 +224,17 @@ impl Influxd {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if try_http(self.port, "GET", "/ping", "", b"").is_some_and(|(s, _)| s == 204) {
-                return;
-            }
+            let up = try_http(self.port, "GET", "/ping", "", b"").is_some_and(|(s, _)| s == 204);
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!("influxd exited ({status}) at start:\n{}", self.log());
+                self.child = None;
+                return Err(format!(
+                    "influxd exited ({status}) at start on port {}:\n{}",
+                    self.port,
+                    self.log()
+                ));
+            }
+            if up {
+                return Ok(());
             }
             assert!(
                 Instant::now() < deadline,
@@ -204,12 +255,19 @@ impl Drop for Influxd {
     }
 }
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, never the same twice in this
+/// process (so that two tests never start servers on one port).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind a free port")
+            .port();
+        if GIVEN.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
 }
 
 /// One HTTP/1.0 request to 127.0.0.1:`port`; panics when it cannot be made.
@@ -219,9 +277,17 @@ pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]
 }
 
 /// One HTTP/1.0 request; `None` when the connection fails.
-fn try_http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> Option<(u16, String)> {
+fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     let head = format!(
         "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
@@ -232,7 +298,10 @@ fn try_http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]
     stream.read_to_end(&mut answer).ok()?;
     let text = String::from_utf8_lossy(&answer).into_owned();
     let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Some((status, body))
 }
 

@@ -5,6 +5,8 @@
 mod util;
 // Simulated clusters and configs pointing at them.
 mod sim;
+// A real InfluxDB 1.x server started for a test and queried through its HTTP API.
+mod influxd;
 
 // Command line: help, version, check-config messages.
 mod cli;
@@ -16,3 +18,5 @@ mod collect;
 mod onefs;
 // READMEs and module docs that must stay true.
 mod docs;
+// The influxdb sink end to end: dashboard queries, a gostats database, an outage.
+mod influxdb;

@@ -1,0 +1,75 @@
+//! The `influxdbv2` sink: writes every point to an InfluxDB 2.x bucket over its
+//! `/api/v2/write` API, in gostats' schema (measurement = statistics key, every
+//! number a float field, timestamps in seconds).
+//!
+//! This file is glue only: read the `[influxdbv2]` section (`config`), connect
+//! (`client`), and hand each batch to the shared write path of `idic-lineproto`,
+//! which encodes, splits, compresses, sends once and classifies the answer.
+
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod config;
+
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
+
+use idic_lineproto::LineSink;
+use idic_plugin_api::{export_plugin, OpenContext, Plugin, Point, Sink, SinkError, StartContext};
+
+use config::Config;
+
+/// The plugin: remembers the warnings already logged, so that each appears once
+/// per process rather than once per cluster.
+#[derive(Default)]
+pub struct Influxdbv2 {
+    warned: Mutex<HashSet<String>>,
+}
+
+/// One cluster's sink.
+pub struct Influxdbv2Sink {
+    lines: LineSink,
+}
+
+impl Influxdbv2 {
+    /// Parses the section, logging each new warning once.
+    fn config(&self, text: &str) -> Result<Config, SinkError> {
+        let (config, warnings) = Config::parse(text).map_err(SinkError::config)?;
+        let mut warned = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
+        for w in warnings {
+            if warned.insert(w.clone()) {
+                log::warn!("{w}");
+            }
+        }
+        Ok(config)
+    }
+}
+
+impl Plugin for Influxdbv2 {
+    type Sink = Influxdbv2Sink;
+    const NAME: &'static str = "influxdbv2";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "writes points to InfluxDB 2.x (gostats' schema)";
+
+    /// Checks `[influxdbv2]` and its token once at start, so that a broken
+    /// section stops idic with a clear message instead of failing every write.
+    fn start(&self, ctx: &StartContext) -> Result<(), SinkError> {
+        let config = self.config(&ctx.plugin_config)?;
+        client::token(&config, &ctx.host)?;
+        Ok(())
+    }
+
+    fn open(&self, ctx: &OpenContext) -> Result<Influxdbv2Sink, SinkError> {
+        let config = self.config(&ctx.plugin_config)?;
+        let lines = client::connect(&config, &ctx.cluster, &ctx.host)?;
+        Ok(Influxdbv2Sink { lines })
+    }
+}
+
+impl Sink for Influxdbv2Sink {
+    fn write(&mut self, batch: &[Point]) -> Result<(), SinkError> {
+        self.lines.write(batch)
+    }
+}
+
+export_plugin!(Influxdbv2);
