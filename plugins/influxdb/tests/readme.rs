@@ -1,14 +1,13 @@
-//! The README keeps the plugin README skeleton; its configuration block is the
-//! `[influxdb]` section of `idic.toml.example`, word for word, with exactly the
-//! keys `src/config.rs` accepts and their defaults; its example lines are what
-//! the encoder writes.
+//! The README's configuration block holds exactly the keys `src/config.rs`
+//! accepts, with their defaults, and its example lines are what the encoder
+//! writes. (The skeleton and the block's match with `idic.toml.example` are
+//! checked for every plugin by `host/tests/docs.rs`.)
 
 use idic_lineproto::encode_point;
 use idic_plugin_api::{Field, Point, Row, Tag, Value};
 use influxdb::config::{Config, KEYS};
 
 const README: &str = include_str!("../README.md");
-const EXAMPLE: &str = include_str!("../../../idic.toml.example");
 
 /// The text of the first fenced block of `lang` in `text`.
 fn block<'a>(text: &'a str, lang: &str) -> &'a str {
@@ -16,48 +15,6 @@ fn block<'a>(text: &'a str, lang: &str) -> &'a str {
     let start = text.find(&fence).expect("a fenced block") + fence.len();
     let end = start + text[start..].find("```").expect("closed");
     &text[start..end]
-}
-
-/// The `[section]` of `idic.toml.example`, up to the next table, without the
-/// blank lines before it.
-fn example_section(section: &str) -> String {
-    let header = format!("\n[{section}]\n");
-    let start = EXAMPLE.find(&header).expect("section in idic.toml.example") + 1;
-    let rest = &EXAMPLE[start + header.len() - 1..];
-    let end = rest
-        .find("\n[")
-        .map_or(EXAMPLE.len(), |i| start + header.len() - 1 + i);
-    format!("{}\n", EXAMPLE[start..end].trim_end())
-}
-
-#[test]
-fn readme_has_the_plugin_sections_in_order() {
-    let mut in_code = false;
-    let headings: Vec<&str> = README
-        .lines()
-        .filter(|l| {
-            if l.starts_with("```") {
-                in_code = !in_code;
-            }
-            !in_code && l.starts_with('#')
-        })
-        .collect();
-    assert_eq!(
-        headings,
-        [
-            "# InfluxDB sink plugin",
-            "## Configuration",
-            "## What is written",
-            "## Errors and what to do",
-            "## Testing",
-            "## Performance",
-        ]
-    );
-}
-
-#[test]
-fn readme_config_block_is_the_example_section() {
-    assert_eq!(block(README, "toml"), example_section("influxdb"));
 }
 
 #[test]
