@@ -8,7 +8,7 @@
 
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
-PLUGINS := discard jsonl influxdb influxdbv2
+PLUGINS := discard jsonl influxdb influxdbv2 prometheus
 DIST    := dist
 
 .PHONY: all build dist test run install clean

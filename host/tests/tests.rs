@@ -5,6 +5,8 @@
 mod util;
 // Simulated clusters and configs pointing at them.
 mod sim;
+// A real Prometheus server started for a test and queried through its HTTP API.
+mod promd;
 // A real InfluxDB 1.x server started for a test and queried through its HTTP API.
 mod influxd;
 
@@ -18,5 +20,7 @@ mod collect;
 mod onefs;
 // READMEs and module docs that must stay true.
 mod docs;
+// The prometheus sink end to end: discovery, scrapes and values in a real Prometheus.
+mod prometheus;
 // The influxdb sink end to end: dashboard queries, a gostats database, an outage.
 mod influxdb;

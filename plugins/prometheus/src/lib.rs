@@ -1,0 +1,309 @@
+//! The `prometheus` sink: serves each cluster's latest statistics on its own
+//! `/metrics` endpoint (port `prometheus_port` of its `[[cluster]]`), as gostats
+//! does, so that Prometheus scrape configs and dashboards made for gostats keep
+//! working; and, with `[prom_http_sd] enabled`, one process-wide HTTP service
+//! discovery endpoint listing those ports.
+//!
+//! This file is glue: read the settings (`config`), keep the samples (`store`,
+//! named and rendered by `encode`), serve them (`server` on top of `http` and
+//! `tls`) and serve discovery (`sd`). A write only updates the store; scrapes
+//! render from it on their own threads, so neither waits long for the other.
+//!
+//! # Example
+//!
+//! Opening a sink by hand, as the host would, and scraping it:
+//!
+//! ```
+//! use idic_plugin_api::{Field, OpenContext, Plugin, Point, Row, Sink, Tag, Value};
+//! # use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
+//! # use idic_plugin_api::{HostServices, LogLevel};
+//! # extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
+//! # extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> { RResult::ROk(v.into()) }
+//! let ctx = OpenContext {
+//!     plugin_name: "prometheus".into(),
+//!     cluster: "c1".into(),
+//!     onefs_version: "9.11.0.0".into(),
+//!     plugin_config: "".into(),
+//!     cluster_config: "prometheus_port = 0\n".into(), // 0: any free port
+//!     global_config: "".into(),
+//!     stats: Default::default(),
+//!     host: HostServices { log, max_level: LogLevel::Error, resolve_secret: secret },
+//!     extra: "{}".into(),
+//! };
+//! let mut sink = prometheus::Prometheus::default().open(&ctx).unwrap();
+//! sink.write(&[Point {
+//!     measurement: "cluster.cpu.idle.avg".into(),
+//!     time: 1_700_000_000,
+//!     rows: vec![Row {
+//!         tags: vec![Tag::new("cluster", "c1")].into(),
+//!         fields: vec![Field::new("value", Value::Float(912.0))].into(),
+//!     }].into(),
+//! }]).unwrap();
+//! let body = sink.render_text();
+//! assert!(body.contains("isilon_stat_cluster_cpu_idle_avg{cluster=\"c1\"} 912 1700000000000\n"));
+//! sink.close().unwrap();
+//! ```
+
+#![deny(missing_docs)]
+
+mod config;
+pub mod encode;
+mod http;
+mod sd;
+mod server;
+pub mod store;
+mod tls;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use idic_plugin_api::{export_plugin, OpenContext, Plugin, Point, Sink, SinkError, StartContext};
+
+pub use config::{Config, SdConfig};
+use http::Service;
+use sd::Ports;
+use server::{Credentials, Endpoint};
+use store::Store;
+
+/// The plugin: the discovery listener and the registry of open cluster
+/// listeners, for the whole process.
+#[derive(Default)]
+pub struct Prometheus {
+    shared: Arc<Shared>,
+    discovery: Mutex<Option<Service>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    ports: Arc<Mutex<Ports>>,
+    /// Open listeners by port: which cluster holds it, and the listener.
+    listeners: Mutex<HashMap<u16, (String, Arc<Service>)>>,
+}
+
+/// One cluster's sink: its store and its listener.
+pub struct PrometheusSink {
+    cluster: String,
+    port: u16,
+    store: Arc<Store>,
+    service: Arc<Service>,
+    shared: Arc<Shared>,
+}
+
+impl Plugin for Prometheus {
+    type Sink = PrometheusSink;
+    const NAME: &'static str = "prometheus";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str =
+        "serves each cluster's latest statistics on its own Prometheus /metrics endpoint";
+
+    fn start(&self, ctx: &StartContext) -> Result<(), SinkError> {
+        self.stop();
+        let (sd, warnings) = SdConfig::from_config(&ctx.config).map_err(SinkError::config)?;
+        for w in warnings {
+            log::warn!("{w}");
+        }
+        let configured = config::cluster_ports(ctx.clusters.iter().map(|c| c.as_str()));
+        lock(&self.shared.ports).configured = configured;
+        if !sd.enabled {
+            return Ok(());
+        }
+        let port = sd.sd_port.unwrap_or_default();
+        let host = if sd.listen_addr.is_empty() {
+            sd::external_address()
+        } else {
+            sd.listen_addr.clone()
+        };
+        let listener = http::bind(port).map_err(|e| {
+            SinkError::config(format!(
+                "[prom_http_sd] sd_port {port} cannot be used for service discovery: {e}{}",
+                in_use_hint(&e)
+            ))
+        })?;
+        let service = sd::serve(listener, host.clone(), Arc::clone(&self.shared.ports))
+            .map_err(|e| SinkError::config(format!("[prom_http_sd] sd_port {port}: {e}")))?;
+        let targets: Vec<String> = lock(&self.shared.ports)
+            .all()
+            .iter()
+            .map(|p| format!("{host}:{p}"))
+            .collect();
+        log::info!(
+            "http_sd serving Prometheus service discovery at http://localhost:{}/ (targets {})",
+            service.local_addr().port(),
+            targets.join(", ")
+        );
+        *lock(&self.discovery) = Some(service);
+        Ok(())
+    }
+
+    fn stop(&self) {
+        if let Some(service) = lock(&self.discovery).take() {
+            service.stop();
+            log::info!("http_sd stopped");
+        }
+    }
+
+    fn open(&self, ctx: &OpenContext) -> Result<PrometheusSink, SinkError> {
+        let cluster = ctx.cluster.as_str();
+        let (config, warnings) = Config::parse(&ctx.plugin_config).map_err(SinkError::config)?;
+        for w in warnings {
+            log::warn!("cluster={cluster} {w}");
+        }
+        let port = config::cluster_port(&ctx.cluster_config)
+            .map_err(|e| SinkError::config(format!("cluster {cluster}: {e}")))?
+            .ok_or_else(|| {
+                SinkError::config(format!(
+                    "cluster {cluster}: prometheus_port is not set in its [[cluster]]; \
+                     the prometheus sink needs one port per cluster"
+                ))
+            })?;
+        let auth = if config.authenticated {
+            let password = ctx.host.secret(&config.password).map_err(|e| {
+                SinkError::config(format!("cluster {cluster}: [prometheus] password: {e}"))
+            })?;
+            Some(Credentials {
+                username: config.username.clone(),
+                password,
+            })
+        } else {
+            None
+        };
+        let tls = if config.tls() {
+            let loaded =
+                tls::server_config(Path::new(&config.tls_cert), Path::new(&config.tls_key))
+                    .map_err(|e| {
+                        SinkError::config(format!("cluster {cluster}: [prometheus] {e}"))
+                    })?;
+            Some(loaded)
+        } else {
+            None
+        };
+        let store = Arc::new(Store::new(cluster, config.instance_label(), &ctx.stats));
+
+        let mut listeners = lock(&self.shared.listeners);
+        if let Some((holder, old)) = listeners.get(&port) {
+            if holder != cluster {
+                return Err(SinkError::config(format!(
+                    "cluster {cluster}: prometheus_port {port} is already used by cluster \
+                     {holder}; give each [[cluster]] its own prometheus_port"
+                )));
+            }
+            // The same cluster again without a close (a sink lost to a panic):
+            // its old listener gives way.
+            old.stop();
+        }
+        let listener = http::bind(port).map_err(|e| {
+            SinkError::config(format!(
+                "cluster {cluster}: prometheus_port {port} cannot be listened on: {e}{}",
+                in_use_hint(&e)
+            ))
+        })?;
+        let endpoint = Endpoint {
+            cluster: cluster.to_string(),
+            store: Arc::clone(&store),
+            auth,
+        };
+        let service = server::serve(listener, tls.clone(), endpoint).map_err(|e| {
+            SinkError::retryable(format!(
+                "cluster {cluster}: cannot start the /metrics listener: {e}"
+            ))
+        })?;
+        let service = Arc::new(service);
+        let port = service.local_addr().port();
+        listeners.insert(port, (cluster.to_string(), Arc::clone(&service)));
+        drop(listeners);
+        lock(&self.shared.ports).open.insert(port);
+        log::info!(
+            "cluster={cluster} serving {scheme}://localhost:{port}/metrics (port {port} on every interface{})",
+            if config.authenticated { ", basic auth" } else { "" },
+            scheme = if tls.is_some() { "https" } else { "http" },
+        );
+        Ok(PrometheusSink {
+            cluster: cluster.to_string(),
+            port,
+            store,
+            service,
+            shared: Arc::clone(&self.shared),
+        })
+    }
+}
+
+impl Prometheus {
+    /// The address of the service-discovery listener, while it runs.
+    pub fn discovery_addr(&self) -> Option<SocketAddr> {
+        lock(&self.discovery).as_ref().map(Service::local_addr)
+    }
+}
+
+impl PrometheusSink {
+    /// The address the cluster's listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.service.local_addr()
+    }
+
+    /// The text-format body a scrape would get now (for tests and examples).
+    pub fn render_text(&self) -> String {
+        self.store.render(encode::Format::Text, Instant::now()).0
+    }
+
+    /// The sink's store (for benchmarks).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    fn shut(&mut self) {
+        self.service.stop();
+        let mut listeners = lock(&self.shared.listeners);
+        if listeners
+            .get(&self.port)
+            .is_some_and(|(_, s)| Arc::ptr_eq(s, &self.service))
+        {
+            listeners.remove(&self.port);
+            lock(&self.shared.ports).open.remove(&self.port);
+        }
+    }
+}
+
+impl Sink for PrometheusSink {
+    fn write(&mut self, batch: &[Point]) -> Result<(), SinkError> {
+        let n = self.store.write(batch, Instant::now());
+        log::debug!(
+            "cluster={} stored {n} samples from {} points",
+            self.cluster,
+            batch.len()
+        );
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.shut();
+        log::info!(
+            "cluster={} stopped serving port {}",
+            self.cluster,
+            self.port
+        );
+        Ok(())
+    }
+}
+
+impl Drop for PrometheusSink {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+export_plugin!(Prometheus);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn in_use_hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        " (another program, or another idic, listens there: stop it or choose another port)"
+    } else {
+        ""
+    }
+}
