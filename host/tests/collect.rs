@@ -155,8 +155,8 @@ fn delivered_rows(line: &Line) -> BTreeSet<String> {
 fn example_config(c: &Clusters, out: &Path) -> String {
     let example =
         std::fs::read_to_string(util::workspace_root().join("idic.toml.example")).unwrap();
-    let start = example.find("[[cluster]]").unwrap();
-    let end = example.find("[summary_stats]").unwrap();
+    let start = example.find("\n[[cluster]]\n").unwrap() + 1;
+    let end = example.find("\n[summary_stats]\n").unwrap() + 1;
     let text = format!(
         "{}{}{}",
         &example[..start],
