@@ -1,6 +1,7 @@
 //! The verbs besides collecting: `plugins` (list what is installed) and
 //! `check-config` (validate and summarise). Collecting is `engine.rs`.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use crate::cli::Cli;
@@ -9,6 +10,7 @@ use crate::loader;
 
 /// `idic plugins`: every library in the plugin folders, and whether it loads.
 pub fn plugins(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let mut out = String::new();
     let config_dir = Config::load(&cli.config_file)
         .ok()
         .and_then(|(c, _)| c.global.plugin_dir);
@@ -19,30 +21,33 @@ pub fn plugins(cli: &Cli) -> anyhow::Result<ExitCode> {
         if files.is_empty() {
             continue;
         }
-        println!("{} ({}):", dir.path.display(), dir.origin);
+        writeln!(out, "{} ({}):", dir.path.display(), dir.origin)?;
         for file in files {
             found += 1;
             let expected = loader::name_of(&file).unwrap_or_default();
             match loader::load(&file, &expected) {
-                Ok(p) => println!(
+                Ok(p) => writeln!(
+                    out,
                     "  {:<12} {:<8} plugin-api {:<6} loads  {}",
                     p.info.name, p.info.version, p.info.api_version, p.info.description
-                ),
-                Err(e) => println!("  {expected:<12} does not load: {e}"),
+                )?,
+                Err(e) => writeln!(out, "  {expected:<12} does not load: {e}")?,
             }
         }
     }
     if found == 0 {
-        println!("no plugins found; searched:");
+        writeln!(out, "no plugins found; searched:")?;
         for dir in &dirs {
-            println!("  {} ({})", dir.path.display(), dir.origin);
+            writeln!(out, "  {} ({})", dir.path.display(), dir.origin)?;
         }
     }
+    emit(&out);
     Ok(ExitCode::SUCCESS)
 }
 
 /// `idic check-config [FILE]`: warnings, then a summary; exit 1 when unusable.
 pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let mut out = String::new();
     let (config, warnings) = match Config::load(&cli.config_file) {
         Ok(ok) => ok,
         Err(e) => {
@@ -53,12 +58,18 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         eprintln!("idic: warning: {w}");
     }
-    println!("{}: ok", config.path.display());
-    println!("sink: {}", config.global.stats_processor);
+    writeln!(out, "{}: ok", config.path.display())?;
+    writeln!(out, "sink: {}", config.global.stats_processor)?;
     let enabled = config.enabled_clusters().count();
-    println!("clusters: {} ({} enabled)", config.clusters.len(), enabled);
+    writeln!(
+        out,
+        "clusters: {} ({} enabled)",
+        config.clusters.len(),
+        enabled
+    )?;
     for c in &config.clusters {
-        println!(
+        writeln!(
+            out,
             "  {}:{} user {} auth {:?}{}{}{}",
             c.hostname,
             c.port,
@@ -73,25 +84,40 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
             } else {
                 " (certificate NOT verified)"
             }
-        );
+        )?;
     }
     let stats: usize = config.stat_groups.iter().map(|g| g.stats.len()).sum();
-    println!(
+    writeln!(
+        out,
         "stat groups: {} active, {stats} statistics",
         config.stat_groups.len()
-    );
+    )?;
     for g in &config.stat_groups {
         let interval = match g.update_interval {
             UpdateInterval::Own => "each stat's own interval".to_string(),
             UpdateInterval::Multiplier(m) => format!("{m} x each stat's own interval"),
             UpdateInterval::Absolute(s) => format!("every {s} s"),
         };
-        println!("  {:<32} {:>3} stats, {interval}", g.name, g.stats.len());
+        writeln!(
+            out,
+            "  {:<32} {:>3} stats, {interval}",
+            g.name,
+            g.stats.len()
+        )?;
     }
     let s = config.summary_stats;
-    println!(
+    writeln!(
+        out,
         "summary stats: protocol {}, client {}, drive {}",
         s.protocol, s.client, s.drive
-    );
+    )?;
+    emit(&out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `text` to standard output; a closed pipe (`idic plugins | head`) is not
+/// an error.
+pub fn emit(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

@@ -37,15 +37,15 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         cli::Command::Help(topic) => {
-            print!("{}", cli::help(topic));
+            commands::emit(cli::help(topic));
             Ok(ExitCode::SUCCESS)
         }
         cli::Command::Version => {
-            println!(
-                "idic {} (plugin-api {})",
+            commands::emit(&format!(
+                "idic {} (plugin-api {})\n",
                 env!("CARGO_PKG_VERSION"),
                 idic_plugin_api::API_VERSION
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         cli::Command::Plugins => commands::plugins(&cli),

@@ -98,3 +98,27 @@ fn missing_config_file_is_one_clear_error() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_crash() {
+    // `idic plugins | head -1` closes the pipe early; idic must not panic.
+    for args in [
+        &["--help"][..],
+        &["-version"],
+        &["plugins"],
+        &["check-config", "idic.toml.example"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(util::idic_bin())
+            .args(args)
+            .current_dir(util::workspace_root())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(out.status.success(), "{args:?}: {err}");
+    }
+}
