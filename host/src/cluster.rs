@@ -18,9 +18,13 @@ use crate::config::{Cluster, Config};
 use crate::decode::{self, Decoded, Problem, SummaryKind};
 use crate::loader::Plugin;
 use crate::onefs::{self, Client, Identity, KeyMeta, Stop, Target};
+use crate::permits::{self, Permits};
 use crate::plugin_host;
 use crate::queue::{self, Delivery};
 use crate::schedule::{self, Bucket, Fetch};
+
+/// Bounds concurrent parsing and decoding across all clusters (see `permits.rs`).
+static DECODING: Permits = Permits::new(permits::DECODERS);
 
 /// How long a stopping cluster may spend delivering what is queued.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -214,18 +218,21 @@ fn fetch(
     what: &Fetch,
     opts: &decode::Options,
 ) -> Result<Decoded, CycleError> {
-    let mut client = client.lock().unwrap_or_else(|e| e.into_inner());
     let onefs_err = |e| match e {
         onefs::Error::Stopped => CycleError::Stopped,
         e => CycleError::Onefs(e),
     };
+    let decode_err = |e: decode::DecodeError| CycleError::Decode(e.to_string());
+    let mut client = client.lock().unwrap_or_else(|e| e.into_inner());
     match what {
         Fetch::Stats(keys) => {
             let answers = client.current(keys).map_err(onefs_err)?;
+            drop(client);
+            let _permit = DECODING.acquire();
             let mut all = Decoded::default();
             for answer in &answers {
-                let d =
-                    decode::current(answer, opts).map_err(|e| CycleError::Decode(e.to_string()))?;
+                let d = decode::current(&answer.json().map_err(onefs_err)?, opts)
+                    .map_err(decode_err)?;
                 all.points.extend(d.points);
                 all.problems.extend(d.problems);
                 all.keys_seen.extend(d.keys_seen);
@@ -234,7 +241,9 @@ fn fetch(
         }
         Fetch::Summary(kind) => {
             let answer = client.summary(kind.path()).map_err(onefs_err)?;
-            decode::summary(*kind, &answer, opts).map_err(|e| CycleError::Decode(e.to_string()))
+            drop(client);
+            let _permit = DECODING.acquire();
+            decode::summary(*kind, &answer.json().map_err(onefs_err)?, opts).map_err(decode_err)
         }
     }
 }

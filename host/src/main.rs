@@ -11,6 +11,7 @@ mod engine;
 mod loader;
 mod logging;
 mod onefs;
+mod permits;
 mod plugin_host;
 mod queue;
 mod schedule;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use http::Client;
+pub use http::{parse_json, Client};
 pub use split::split_keys;
 pub use stop::Stop;
 
@@ -148,21 +148,44 @@ impl Client {
     }
 
     /// Fetches current values of `keys`, split into as many requests as needed.
-    pub fn current(&mut self, keys: &[String]) -> Result<Vec<Value>, Error> {
+    /// The answers are returned unparsed (see [`Answer::json`]), so that the
+    /// caller can bound how many are parsed at once.
+    pub fn current(&mut self, keys: &[String]) -> Result<Vec<Answer>, Error> {
         let mut answers = Vec::new();
         for target in split_keys(
             "/platform/1/statistics/current?degraded=true&devid=all&show_nodes=true",
             keys,
             MAX_TARGET_LEN,
         ) {
-            answers.push(self.get_json(&target)?);
+            let body = self.get(&target)?;
+            answers.push(Answer { path: target, body });
         }
         Ok(answers)
     }
 
-    /// Fetches a summary endpoint (`/platform/3/statistics/summary/...`).
-    pub fn summary(&mut self, path: &str) -> Result<Value, Error> {
-        self.get_json(path)
+    /// Fetches a summary endpoint (`/platform/3/statistics/summary/...`), unparsed.
+    pub fn summary(&mut self, path: &str) -> Result<Answer, Error> {
+        let body = self.get(path)?;
+        Ok(Answer {
+            path: path.to_string(),
+            body,
+        })
+    }
+}
+
+/// An unparsed 2xx answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The request target (no secrets in it).
+    pub path: String,
+    /// The body.
+    pub body: String,
+}
+
+impl Answer {
+    /// Parses the body as JSON; a clear error naming the request when it is not.
+    pub fn json(&self) -> Result<Value, Error> {
+        parse_json(&self.path, &self.body)
     }
 }
 
