@@ -6,11 +6,19 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
 
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
 use tiny_http::{Header, Method, Request, Response};
 
 use crate::encode::Format;
 use crate::http::{self, Service};
 use crate::store::Store;
+
+/// Standard base64 for Basic credentials, padding optional (some clients omit it).
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// The credentials scrapers must send.
 #[derive(Clone)]
@@ -109,7 +117,7 @@ pub fn authorized(rq: &Request, creds: &Credentials) -> bool {
     if !scheme.eq_ignore_ascii_case("basic") {
         return false;
     }
-    let Some(decoded) = base64_decode(token.trim()) else {
+    let Ok(decoded) = BASE64.decode(token.trim()) else {
         return false;
     };
     let Some(colon) = decoded.iter().position(|&b| b == b':') else {
@@ -130,31 +138,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         .zip(b)
         .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
     std::hint::black_box(diff) == 0
-}
-
-/// Decodes standard base64 (padding optional); `None` when malformed.
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    (bits < 6).then_some(out)
 }
 
 fn header<'a>(rq: &'a Request, name: &'static str) -> Option<&'a str> {
@@ -215,7 +198,7 @@ mod tests {
     #[test]
     fn base64_decodes_with_and_without_padding() {
         let check = |text: &str, want: Option<&[u8]>| {
-            assert_eq!(base64_decode(text).as_deref(), want, "{text}");
+            assert_eq!(BASE64.decode(text).ok().as_deref(), want, "{text}");
         };
         check("dTpw", Some(b"u:p"));
         check("dXNlcjpwYXNz", Some(b"user:pass"));
