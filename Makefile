@@ -2,6 +2,7 @@
 #
 #   make                  release build into dist/ (dist/idic, dist/onefs-sim, dist/plugins/)
 #   make test             everything CI runs: fmt check, clippy -D warnings, all tests
+#                         (installs influxd/prometheus for the sink tests if missing)
 #   make run              the demo: simulated clusters -> idic -> jsonl sink, until Ctrl-C
 #   make install PREFIX=/usr/local
 #   make clean
@@ -24,6 +25,7 @@ dist: build
 	for p in $(PLUGINS); do cp target/release/lib$$p.so $(DIST)/plugins/; done
 
 test:
+	sh scripts/test-deps.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace
