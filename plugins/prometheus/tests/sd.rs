@@ -104,3 +104,32 @@ fn restarting_discovery_on_the_same_port_works_at_once() {
         plugin.stop();
     }
 }
+
+#[test]
+fn a_reload_stop_and_start_lists_the_new_clusters_and_section() {
+    // The host calls stop then start with the new config on every reload.
+    let plugin = Prometheus::default();
+    plugin
+        .start(&start_ctx(
+            &sd_config(0),
+            &["hostname = \"a\"\nprometheus_port = 9101\n"],
+        ))
+        .unwrap();
+    let first = plugin.discovery_addr().expect("discovery runs").port();
+    assert_eq!(targets(first), serde_json::json!(["127.0.0.1:9101"]));
+    plugin.stop();
+    let reloaded =
+        sd_config(0).replace("listen_addr = \"127.0.0.1\"", "listen_addr = \"localhost\"");
+    plugin
+        .start(&start_ctx(
+            &reloaded,
+            &["hostname = \"b\"\nprometheus_port = 9202\n"],
+        ))
+        .unwrap();
+    let second = plugin
+        .discovery_addr()
+        .expect("discovery runs again")
+        .port();
+    assert_eq!(targets(second), serde_json::json!(["localhost:9202"]));
+    plugin.stop();
+}
