@@ -8,7 +8,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
-use abi_stable::std_types::RResult;
 use idic_plugin_api::{OpenContext, PluginModRef, SinkBox, SinkError, StartContext};
 
 /// Where a plugins folder setting came from, for messages.
@@ -232,7 +231,7 @@ fn explain(e: &LibraryError) -> String {
 impl Plugin {
     /// Runs the plugin's process-wide start hook.
     pub fn start(&self, ctx: &StartContext) -> Result<(), SinkError> {
-        into_result((self.module.start())(ctx))
+        (self.module.start())(ctx).into_result()
     }
 
     /// Runs the plugin's process-wide stop hook.
@@ -242,18 +241,13 @@ impl Plugin {
 
     /// Opens a sink for one cluster.
     pub fn open(&self, ctx: &OpenContext) -> Result<SinkBox, SinkError> {
-        into_result((self.module.open())(ctx))
+        (self.module.open())(ctx).into_result()
     }
 
     /// The plugin's capabilities JSON.
     pub fn capabilities(&self) -> String {
         (self.module.capabilities())().into()
     }
-}
-
-/// Converts an FFI result.
-pub fn into_result<T>(r: RResult<T, SinkError>) -> Result<T, SinkError> {
-    r.into_result()
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use abi_stable::std_types::RSlice;
 use idic_plugin_api::{ErrorKind, Point, SinkBox, SinkError};
 
-use crate::loader::into_result;
 use crate::onefs::Stop;
 
 /// Opens (or reopens) the cluster's sink; called on the writer thread.
@@ -191,7 +190,11 @@ impl Shared {
             }
         }
         if let Some(mut s) = sink {
-            if let Err(e) = into_result(s.flush()).and_then(|()| into_result(s.close())) {
+            if let Err(e) = s
+                .flush()
+                .into_result()
+                .and_then(|()| s.close().into_result())
+            {
                 log::warn!(
                     "cluster={} plugin={} closing the sink: {e}",
                     self.cluster,
@@ -263,7 +266,7 @@ impl Shared {
     fn deliver(&self, sink: &mut SinkBox, batch: &[Point]) -> bool {
         let mut attempt: u32 = 0;
         loop {
-            match into_result(sink.write(RSlice::from_slice(batch))) {
+            match sink.write(RSlice::from_slice(batch)).into_result() {
                 Ok(()) => {
                     self.counters.delivered.fetch_add(1, Ordering::Relaxed);
                     self.counters

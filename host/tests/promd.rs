@@ -3,8 +3,6 @@
 //! and a data folder in the test's temporary folder, queried through its HTTP API
 //! and stopped when dropped. No system service is involved.
 
-#![allow(dead_code)]
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,5 @@
 //! Simulated clusters for the tests, and configs that point idic at them.
 
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 
 use onefs_sim::{ClusterSpec, Sim, SimConfig};

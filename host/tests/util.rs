@@ -1,8 +1,6 @@
-//! The test harness: temporary folders, the `idic` binary as a child process, the
-//! plugin libraries (workspace ones and the out-of-tree fixtures), and simulated
-//! clusters with a config pointing at them.
-
-#![allow(dead_code)]
+//! The test harness: temporary folders, the `idic` binary as a child process, and
+//! the plugin libraries (workspace ones and the out-of-tree fixtures). Simulated
+//! clusters live in `sim.rs`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -92,10 +90,6 @@ impl Dir {
         let p = self.join(name);
         std::fs::write(&p, text).expect("write file");
         p
-    }
-
-    pub fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.join(name)).unwrap_or_default()
     }
 
     /// A `plugins` folder holding copies of `libs`, each under the file name given.
