@@ -12,9 +12,7 @@
 pub mod client;
 pub mod config;
 
-use std::collections::HashSet;
-use std::sync::{Mutex, PoisonError};
-
+use idic_lineproto::settings::WarnOnce;
 use idic_lineproto::LineSink;
 use idic_plugin_api::{export_plugin, OpenContext, Plugin, Point, Sink, SinkError, StartContext};
 
@@ -24,7 +22,7 @@ use config::Config;
 /// per process rather than once per cluster.
 #[derive(Default)]
 pub struct Influxdb {
-    warned: Mutex<HashSet<String>>,
+    warned: WarnOnce,
 }
 
 /// One cluster's sink.
@@ -36,12 +34,7 @@ impl Influxdb {
     /// Parses the section, logging each new warning once.
     fn config(&self, text: &str) -> Result<Config, SinkError> {
         let (config, warnings) = Config::parse(text).map_err(SinkError::config)?;
-        let mut warned = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
-        for w in warnings {
-            if warned.insert(w.clone()) {
-                log::warn!("{w}");
-            }
-        }
+        self.warned.log(warnings);
         Ok(config)
     }
 }

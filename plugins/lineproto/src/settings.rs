@@ -1,9 +1,11 @@
 //! Pieces of the `[influxdb]` and `[influxdbv2]` sections that both plugins read
 //! the same way: the port (a string in gostats' files, an integer accepted too),
 //! secrets that never print, the server URL, unknown-key warnings and the idic
-//! extensions' defaults and limits. Parsing only.
+//! extensions' defaults and limits, and logging each warning once. Parsing only.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -17,6 +19,23 @@ pub const MIN_REQUEST_BYTES: usize = 1024;
 
 /// Default `timeout`, in seconds.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+/// Logs each configuration warning once per process, not once per cluster (every
+/// cluster's sink parses the same section).
+#[derive(Default)]
+pub struct WarnOnce(Mutex<HashSet<String>>);
+
+impl WarnOnce {
+    /// Logs the warnings not logged before.
+    pub fn log(&self, warnings: Vec<String>) {
+        let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for w in warnings {
+            if seen.insert(w.clone()) {
+                log::warn!("{w}");
+            }
+        }
+    }
+}
 
 /// The InfluxDB port: gostats writes it as a string (`port = "8086"`); an integer
 /// is accepted too.
