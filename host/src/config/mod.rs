@@ -23,8 +23,10 @@ pub use validate::UpdateInterval;
 pub struct Config {
     /// Where the file was read from.
     pub path: PathBuf,
-    /// The file's text, as read (plugins get their sections from it).
+    /// The file's text, as read (the plugin's start hook gets all of it).
     pub text: String,
+    /// The file as a TOML table (plugins get their sections from it).
+    pub table: toml::Table,
     /// `[global]`.
     pub global: Global,
     /// `[logging]`.
@@ -195,10 +197,7 @@ impl Config {
 
     /// The TOML text of the top-level table `name` (a plugin's section), or "".
     pub fn section_toml(&self, name: &str) -> String {
-        let Ok(table) = self.text.parse::<toml::Table>() else {
-            return String::new();
-        };
-        match table.get(name) {
+        match self.table.get(name) {
             Some(toml::Value::Table(t)) => toml::to_string(t).unwrap_or_default(),
             _ => String::new(),
         }

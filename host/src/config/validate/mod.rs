@@ -105,6 +105,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
     let file = path.display().to_string();
     let doc = DeTable::parse(text).map_err(|e| toml_error(&file, text, &e))?;
     let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(&file, text, &e))?;
+    let table: toml::Table = text.parse().map_err(|e| toml_error(&file, text, &e))?;
     let ctx = Ctx { file, text, doc };
     let mut warnings: Vec<Warning> = unknown_keys(&ctx.file, text, &ctx.doc)
         .into_iter()
@@ -132,11 +133,12 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
     }
     check_logging(&ctx, &raw.logging)?;
     let stat_groups = stat_groups(&ctx, &global, raw.statgroup, &mut warnings)?;
-    let clusters = clusters(&ctx, raw.cluster, &mut warnings)?;
+    let clusters = clusters(&ctx, &table, raw.cluster, &mut warnings)?;
 
     let config = Config {
         path: path.to_path_buf(),
         text: text.to_string(),
+        table,
         global,
         logging: raw.logging,
         summary_stats: raw.summary_stats,
@@ -286,20 +288,14 @@ pub fn parse_interval(s: &str) -> Option<UpdateInterval> {
 
 fn clusters(
     ctx: &Ctx<'_>,
+    table: &toml::Table,
     raw: Vec<RawCluster>,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Cluster>, ConfigError> {
-    let tables: Vec<toml::Table> = ctx
-        .text
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|t| match t.get("cluster") {
-            Some(toml::Value::Array(a)) => {
-                Some(a.iter().filter_map(|v| v.as_table().cloned()).collect())
-            }
-            _ => None,
-        })
-        .unwrap_or_default();
+    let tables: Vec<&toml::Table> = match table.get("cluster") {
+        Some(toml::Value::Array(a)) => a.iter().filter_map(toml::Value::as_table).collect(),
+        _ => Vec::new(),
+    };
     let mut out = Vec::new();
     for (i, c) in raw.into_iter().enumerate() {
         let at = |key: &'static str| [Step::Key("cluster"), Step::Index(i), Step::Key(key)];
