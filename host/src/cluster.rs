@@ -15,7 +15,7 @@ use idic_plugin_api::{OpenContext, StatInfo};
 use tokio::sync::watch;
 
 use crate::config::{Cluster, Config};
-use crate::decode::{self, Decoded, Problem, SummaryKind};
+use crate::decode::{self, Decoded, Problem};
 use crate::loader::Plugin;
 use crate::onefs::{self, Client, Identity, KeyMeta, Stop, Target};
 use crate::permits::{self, Permits};
@@ -95,20 +95,7 @@ pub async fn run(mut job: Job) {
         g.min_update_interval_override as u64,
         g.fetch_by_statgroup,
     );
-    let s = job.config.summary_stats;
-    for (on, kind) in [
-        (s.protocol, SummaryKind::Protocol),
-        (s.client, SummaryKind::Client),
-        (s.drive, SummaryKind::Drive),
-    ] {
-        if on {
-            buckets.push(Bucket {
-                name: kind.measurement().to_string(),
-                interval: schedule::SUMMARY_INTERVAL,
-                what: Fetch::Summary(kind),
-            });
-        }
-    }
+    buckets.extend(schedule::summary_buckets(job.config.summary_stats));
     log::info!(
         "cluster={name} connected to {label} ({}); {} statistics in {} timers",
         identity.version,

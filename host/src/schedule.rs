@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::config::{StatGroup, UpdateInterval};
+use crate::config::{StatGroup, SummaryStats, UpdateInterval};
 use crate::decode::SummaryKind;
 use crate::onefs::KeyMeta;
 
@@ -78,6 +78,23 @@ pub fn buckets(
             what: Fetch::Stats(keys),
         })
         .collect()
+}
+
+/// One 5 s bucket per summary endpoint enabled in `[summary_stats]`.
+pub fn summary_buckets(enabled: SummaryStats) -> Vec<Bucket> {
+    [
+        (enabled.protocol, SummaryKind::Protocol),
+        (enabled.client, SummaryKind::Client),
+        (enabled.drive, SummaryKind::Drive),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, kind)| Bucket {
+        name: kind.measurement().to_string(),
+        interval: SUMMARY_INTERVAL,
+        what: Fetch::Summary(kind),
+    })
+    .collect()
 }
 
 /// The next due time after a cycle due at `prev`: `prev + interval`, or the first
@@ -156,6 +173,19 @@ mod tests {
         let b = buckets(&groups, &metas, 5, true);
         assert_eq!(b.len(), 2);
         assert_eq!(b[0].name, "g1 every 5 s");
+    }
+
+    #[test]
+    fn each_enabled_summary_gets_a_5_s_bucket() {
+        let b = summary_buckets(SummaryStats {
+            protocol: true,
+            client: false,
+            drive: true,
+        });
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[0].what, Fetch::Summary(SummaryKind::Protocol));
+        assert_eq!(b[1].what, Fetch::Summary(SummaryKind::Drive));
+        assert!(b.iter().all(|b| b.interval == SUMMARY_INTERVAL));
     }
 
     #[test]
