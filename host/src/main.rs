@@ -2,19 +2,18 @@
 //! plugin loaded at run time. This file only dispatches: parse the command line,
 //! run the command, print an error chain once, choose the exit code.
 
+mod backoff;
 mod cli;
-mod cluster;
+mod collect;
 mod commands;
 mod config;
-mod decode;
-mod engine;
+mod deliver;
 mod loader;
 mod logging;
 mod onefs;
-mod permits;
 mod plugin_host;
-mod queue;
-mod schedule;
+mod pool;
+mod supervise;
 
 use std::process::ExitCode;
 
@@ -51,6 +50,6 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         cli::Command::Plugins => commands::plugins(&cli),
         cli::Command::CheckConfig => commands::check_config(&cli),
-        cli::Command::Run => engine::collect(&cli),
+        cli::Command::Run => supervise::collect(&cli),
     }
 }

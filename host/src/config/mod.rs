@@ -82,6 +82,12 @@ pub struct Global {
     /// the oldest are dropped. Default 1000.
     #[serde(default = "default_queue_size")]
     pub queue_size: usize,
+    /// idic extension: the cap of every back-off, seconds. Default 60.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: u64,
+    /// idic extension: sink calls that may run at once. Default 4.
+    #[serde(default = "default_sink_workers")]
+    pub sink_workers: usize,
 }
 
 /// `[logging]`.
@@ -240,4 +246,10 @@ fn default_request_timeout() -> u64 {
 }
 fn default_queue_size() -> usize {
     1000
+}
+fn default_max_backoff() -> u64 {
+    60
+}
+fn default_sink_workers() -> usize {
+    4
 }

@@ -1,47 +1,36 @@
 //! Talking to one OneFS cluster over the Platform API: authentication (session
 //! with CSRF, or Basic), cluster identity, statistics metadata and values.
 //!
-//! Blocking (ureq) by design: the scheduler calls it from blocking threads, never
-//! from the async runtime's workers. Every request has connect and overall
-//! timeouts and a response-size limit; connection failures are retried with the
-//! spec's back-off (1 s doubling, capped at 30 min, up to `max_retries`).
+//! Async on the host's runtime (hyper over tokio-rustls, `transport.rs`): a
+//! request holds no thread while it waits, so a cluster that never answers costs
+//! a socket and a timer. Every exchange has connect and overall timeouts and a
+//! response-size limit. Each call makes one attempt; back-off and retries belong
+//! to the caller (the cluster task).
 
-mod http;
+mod client;
 mod split;
-mod stop;
+mod tls;
+mod transport;
 
-use std::time::Duration;
-
+use bytes::Bytes;
 use serde_json::Value;
 
-pub use http::{parse_json, Client};
+pub use client::Client;
 pub use split::split_keys;
-pub use stop::Stop;
+pub use tls::TlsConfigs;
+pub use transport::{Endpoint, Transport};
 
-/// Everything needed to reach one cluster.
+/// Who the client is toward one cluster (where it is: [`Endpoint`]).
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Host name or address.
-    pub host: String,
-    /// PAPI port.
-    pub port: u16,
     /// User name.
     pub username: String,
     /// Resolved password (never logged).
     pub password: String,
     /// Session or Basic authentication.
     pub basic_auth: bool,
-    /// Verify the certificate.
-    pub verify_tls: bool,
-    /// Extra CA certificates (PEM file) to trust.
-    pub ca_cert: Option<std::path::PathBuf>,
-    /// TCP connect timeout.
-    pub connect_timeout: Duration,
-    /// Whole-request timeout.
-    pub request_timeout: Duration,
-    /// Connection retries per request; 0 or less = forever.
-    pub max_retries: i64,
-    /// A label for messages: the configured host name and port.
+    /// A label for messages: the configured host name and port, then the
+    /// cluster's name once known.
     pub label: String,
 }
 
@@ -88,8 +77,6 @@ pub enum Error {
     },
     /// The answer was not the JSON expected (truncated, HTML, too large).
     Malformed(String),
-    /// Shutdown was requested while waiting.
-    Stopped,
 }
 
 /// The longest request target OneFS accepts is 8198 bytes; idic stays below it.
@@ -111,17 +98,36 @@ impl std::fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Stopped => f.write_str("stopped"),
         }
     }
 }
 
 impl std::error::Error for Error {}
 
+impl Error {
+    /// The cluster could not be reached at all: every timer of the cluster waits
+    /// for the back-off, not only the one that failed.
+    pub fn is_connection(&self) -> bool {
+        matches!(self, Error::Unreachable(_))
+    }
+
+    /// An operator must change something (credentials, certificate settings):
+    /// retrying sooner than the back-off's cap helps nobody.
+    pub fn is_config(&self) -> bool {
+        matches!(self, Error::Auth(_) | Error::Tls(_))
+    }
+}
+
 impl Client {
+    /// GETs `path` and parses the answer as JSON.
+    pub async fn get_json(&mut self, path: &str) -> Result<Value, Error> {
+        let body = self.get(path).await?;
+        parse_json(path, &body)
+    }
+
     /// Reads the cluster's name and OneFS version.
-    pub fn identity(&mut self) -> Result<Identity, Error> {
-        let v = self.get_json("/platform/1/cluster/config")?;
+    pub async fn identity(&mut self) -> Result<Identity, Error> {
+        let v = self.get_json("/platform/1/cluster/config").await?;
         let name = v["name"].as_str().unwrap_or_default().to_string();
         if name.is_empty() {
             return Err(Error::Malformed(
@@ -137,9 +143,9 @@ impl Client {
     }
 
     /// Reads one key's metadata. `Ok(None)` when the cluster does not know the key.
-    pub fn key_meta(&mut self, key: &str) -> Result<Option<KeyMeta>, Error> {
+    pub async fn key_meta(&mut self, key: &str) -> Result<Option<KeyMeta>, Error> {
         let path = format!("/platform/1/statistics/keys/{key}");
-        let v = match self.get_json(&path) {
+        let v = match self.get_json(&path).await {
             Ok(v) => v,
             Err(Error::Status { status: 404, .. }) => return Ok(None),
             Err(e) => return Err(e),
@@ -150,22 +156,22 @@ impl Client {
     /// Fetches current values of `keys`, split into as many requests as needed.
     /// The answers are returned unparsed (see [`Answer::json`]), so that the
     /// caller can bound how many are parsed at once.
-    pub fn current(&mut self, keys: &[String]) -> Result<Vec<Answer>, Error> {
+    pub async fn current(&mut self, keys: &[String]) -> Result<Vec<Answer>, Error> {
         let mut answers = Vec::new();
         for target in split_keys(
             "/platform/1/statistics/current?degraded=true&devid=all&show_nodes=true",
             keys,
             MAX_TARGET_LEN,
         ) {
-            let body = self.get(&target)?;
+            let body = self.get(&target).await?;
             answers.push(Answer { path: target, body });
         }
         Ok(answers)
     }
 
     /// Fetches a summary endpoint (`/platform/3/statistics/summary/...`), unparsed.
-    pub fn summary(&mut self, path: &str) -> Result<Answer, Error> {
-        let body = self.get(path)?;
+    pub async fn summary(&mut self, path: &str) -> Result<Answer, Error> {
+        let body = self.get(path).await?;
         Ok(Answer {
             path: path.to_string(),
             body,
@@ -179,7 +185,7 @@ pub struct Answer {
     /// The request target (no secrets in it).
     pub path: String,
     /// The body.
-    pub body: String,
+    pub body: Bytes,
 }
 
 impl Answer {
@@ -187,6 +193,27 @@ impl Answer {
     pub fn json(&self) -> Result<Value, Error> {
         parse_json(&self.path, &self.body)
     }
+}
+
+/// Parses the body of `GET path` as JSON.
+pub fn parse_json(path: &str, body: &[u8]) -> Result<Value, Error> {
+    serde_json::from_slice(body).map_err(|e| {
+        Error::Malformed(format!(
+            "GET {path}: the answer is not valid JSON ({e}); it starts with {:?}",
+            excerpt(body)
+        ))
+    })
+}
+
+/// The first 200 characters of a body, on one line, for messages.
+pub fn excerpt(body: &[u8]) -> String {
+    let head = &body[..body.len().min(800)];
+    let text = String::from_utf8_lossy(head);
+    let mut s: String = text.chars().take(200).collect();
+    if text.chars().count() > 200 || head.len() < body.len() {
+        s.push('…');
+    }
+    s.replace(['\n', '\r'], " ")
 }
 
 /// Reads a `/statistics/keys/<key>` answer.
@@ -221,6 +248,14 @@ mod tests {
         let m = parse_key_meta("k", &v).unwrap();
         assert_eq!(m.interval, 10);
         assert_eq!(m.units, "percent");
+    }
+
+    #[test]
+    fn excerpt_is_short_and_single_line() {
+        let long = "<html>\n".repeat(100);
+        let e = excerpt(long.as_bytes());
+        assert!(e.chars().count() <= 201);
+        assert!(!e.contains('\n'));
     }
 
     #[test]

@@ -1,14 +1,20 @@
 //! When to fetch what: each statistic's interval, the buckets of keys fetched
-//! together, and drift-free timers.
+//! together, each cluster's phase, and drift-free timers.
 //!
-//! Pure functions; the cluster task in `cluster.rs` runs them.
+//! Pure functions; the cluster task in `cluster.rs` runs them. Every duration
+//! computed here is bounded ([`MAX_INTERVAL`]), whatever the config or the cluster
+//! says, so no time computation can overflow.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use super::decode::SummaryKind;
 use crate::config::{StatGroup, SummaryStats, UpdateInterval};
-use crate::decode::SummaryKind;
 use crate::onefs::KeyMeta;
+
+/// The longest interval idic schedules (one day), whatever the config or a
+/// cluster's metadata asks for.
+pub const MAX_INTERVAL: u64 = 86_400;
 
 /// How often summary statistics are fetched, when enabled.
 pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(5);
@@ -35,14 +41,16 @@ pub enum Fetch {
 
 /// A statistic's interval in seconds: the group's absolute seconds or multiple of
 /// the key's own interval, never below `min`; a key with no interval uses `min`.
+/// Always within 1..=[`MAX_INTERVAL`].
 pub fn stat_interval(group: UpdateInterval, key_interval: u64, min: u64) -> u64 {
     let secs = match group {
         UpdateInterval::Absolute(s) => s,
         _ if key_interval == 0 => min,
         UpdateInterval::Own => key_interval,
+        // `as` saturates: NaN becomes 0, huge products u64::MAX.
         UpdateInterval::Multiplier(m) => (m * key_interval as f64).round() as u64,
     };
-    secs.max(min).max(1)
+    secs.max(min).clamp(1, MAX_INTERVAL)
 }
 
 /// Groups the keys the cluster knows into buckets: by interval across groups, or
@@ -99,19 +107,43 @@ pub fn summary_buckets(enabled: SummaryStats) -> Vec<Bucket> {
 
 /// The next due time after a cycle due at `prev`: `prev + interval`, or the first
 /// multiple of `interval` after `now` when cycles were missed (no catch-up burst).
+/// `interval` is at most [`MAX_INTERVAL`] (the buckets guarantee it).
 pub fn next_due(prev: Instant, interval: Duration, now: Instant) -> Instant {
+    let interval = interval.clamp(Duration::from_millis(1), Duration::from_secs(MAX_INTERVAL));
     let next = prev + interval;
     if next > now {
         return next;
     }
     let behind = now.duration_since(prev);
-    let periods = behind.as_nanos() / interval.as_nanos().max(1) + 1;
-    prev + interval.mul_f64(periods as f64)
+    let periods = behind.as_nanos() / interval.as_nanos() + 1;
+    prev + interval * u32::try_from(periods).unwrap_or(u32::MAX)
 }
 
-/// Back-off after `failures` failed cycles in a row: 10 s doubling to 1280 s.
-pub fn cycle_backoff(failures: u32) -> Duration {
-    Duration::from_secs(10u64 << failures.saturating_sub(1).min(7))
+/// A cluster's phase: where in every interval its timers fire, as a fraction of
+/// the interval from 0.1 to 0.9 (never near the boundary of the cluster's own
+/// time buckets). Stable across runs and versions: FNV-1a (64 bit) of the
+/// lower-cased `host:port`, so a thousand clusters spread evenly over the
+/// interval instead of firing in the same millisecond. Timestamps come from
+/// OneFS, so the phase never changes the data.
+pub fn phase(host_port: &str) -> f64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in host_port.to_ascii_lowercase().bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    0.1 + 0.8 * (hash >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// How long after `now_unix` (time since the Unix epoch) the first cycle of a
+/// timer with this `interval` and `phase` is due: the next instant whose Unix time
+/// is `k * interval + phase * interval`.
+pub fn first_delay(now_unix: Duration, interval: Duration, phase: f64) -> Duration {
+    let interval = interval.clamp(Duration::from_millis(1), Duration::from_secs(MAX_INTERVAL));
+    let period = interval.as_nanos();
+    let offset = interval.mul_f64(phase.clamp(0.0, 1.0)).as_nanos() % period;
+    let into = (now_unix.as_nanos() + period - offset) % period;
+    let wait = (period - into) % period;
+    Duration::from_nanos(wait as u64)
 }
 
 #[cfg(test)]
@@ -201,10 +233,53 @@ mod tests {
     }
 
     #[test]
-    fn cycle_backoff_doubles_from_10_to_1280() {
-        assert_eq!(cycle_backoff(1), Duration::from_secs(10));
-        assert_eq!(cycle_backoff(2), Duration::from_secs(20));
-        assert_eq!(cycle_backoff(8), Duration::from_secs(1280));
-        assert_eq!(cycle_backoff(30), Duration::from_secs(1280));
+    fn absurd_intervals_are_bounded() {
+        let max = MAX_INTERVAL;
+        assert_eq!(stat_interval(UpdateInterval::Multiplier(1e300), 5, 5), max);
+        assert_eq!(stat_interval(UpdateInterval::Own, u64::MAX, 5), max);
+        assert_eq!(stat_interval(UpdateInterval::Absolute(u64::MAX), 5, 5), max);
+        assert_eq!(stat_interval(UpdateInterval::Multiplier(f64::NAN), 5, 5), 5);
+        let t0 = Instant::now();
+        let far = t0 + Duration::from_secs(10 * 365 * 86_400);
+        assert!(next_due(t0, Duration::from_secs(u64::MAX), far) > far);
+    }
+
+    #[test]
+    fn phases_are_stable_and_away_from_bucket_boundaries() {
+        assert_eq!(
+            phase("Cluster1.example.com:8080"),
+            phase("cluster1.example.com:8080")
+        );
+        let phases: Vec<f64> = (0..1000)
+            .map(|i| phase(&format!("10.0.{}.{}:8080", i / 250, i % 250)))
+            .collect();
+        assert!(phases.iter().all(|p| (0.1..=0.9).contains(p)));
+        // Spread: every tenth of the usable range holds some clusters.
+        for slot in 0..8 {
+            let lo = 0.1 + 0.1 * slot as f64;
+            let n = phases
+                .iter()
+                .filter(|p| **p >= lo && **p < lo + 0.1)
+                .count();
+            assert!(n > 60, "{n} clusters in [{lo}, {})", lo + 0.1);
+        }
+    }
+
+    #[test]
+    fn the_first_cycle_falls_on_the_clusters_phase() {
+        let i = Duration::from_secs(10);
+        // At Unix time 1000.0 with phase 0.25 the grid is ..., 1002.5, 1012.5, ...
+        assert_eq!(
+            first_delay(Duration::from_secs(1000), i, 0.25),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            first_delay(Duration::from_millis(1003_000), i, 0.25),
+            Duration::from_millis(9500)
+        );
+        assert_eq!(
+            first_delay(Duration::from_millis(1002_500), i, 0.25),
+            Duration::ZERO
+        );
     }
 }

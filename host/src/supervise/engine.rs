@@ -1,5 +1,10 @@
-//! The main job's lifecycle: load the sink, start one task per cluster, and react
-//! to signals and config changes.
+//! The main job's lifecycle: the runtime, the sink plugin, one supervised task
+//! per cluster, and what signals and config changes do to them.
+//!
+//! Threads: two tokio workers run every cluster task, every sink writer and all
+//! OneFS I/O; blocking work (sink calls, decoding, name lookups) runs on tokio's
+//! blocking threads behind the bounded pools of `pool.rs`, whose sizes are the
+//! runtime's blocking-thread limit. None of it grows with clusters or sinks.
 //!
 //! SIGTERM/SIGINT stop polling, let queued batches drain (bounded) and exit 0.
 //! SIGHUP or a change of the config file (debounced) parses the new file first: on
@@ -13,15 +18,26 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, Context};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
+use super::limits;
+use super::restart::supervised;
 use crate::cli::Cli;
-use crate::cluster::{self, Job};
+use crate::collect::cluster::{self, Job};
 use crate::config::Config;
+use crate::deliver::Writers;
 use crate::loader::{self, Plugin};
 use crate::logging;
-use crate::onefs::Stop;
+use crate::onefs::TlsConfigs;
 use crate::plugin_host;
+use crate::pool::Pools;
+
+/// How long a stopping configuration may spend delivering what is queued.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The most sink calls at once `sink_workers` may ask for; the runtime's
+/// blocking-thread limit is set for it, so a reload can raise `sink_workers`.
+const MAX_SINK_WORKERS: usize = 64;
 
 /// How often the config file is checked for changes, and how long it must stay
 /// unchanged before a reload (editors write in several steps).
@@ -40,8 +56,10 @@ pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         log::warn!("{w}");
     }
+    limits::raise_open_files(limits::files_needed(config.enabled_clusters().count()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(Pools::threads(MAX_SINK_WORKERS))
         .enable_all()
         .thread_name("idic")
         .build()
@@ -191,52 +209,61 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// The cluster tasks of one configuration.
+/// The cluster tasks of one configuration, and the writers of their sinks.
 struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    stop: Stop,
-    stop_tx: watch::Sender<bool>,
+    stop: CancellationToken,
+    writers: Writers,
 }
 
 impl Running {
     fn start(cli: &Cli, config: &Arc<Config>, plugin: &Plugin) -> Running {
-        let stop = Stop::new();
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop = CancellationToken::new();
+        let writers = Writers::default();
+        let pools = Pools::new(config.global.sink_workers);
+        let tls = Arc::new(TlsConfigs::default());
+        let cap = Duration::from_secs(config.global.max_backoff.max(1));
         let tasks = config
             .clusters
             .iter()
             .enumerate()
             .filter(|(_, c)| !c.disabled)
             .map(|(index, _)| {
-                tokio::spawn(cluster::run(Job {
+                let job = Job {
                     config: Arc::clone(config),
                     index,
                     plugin: plugin.clone(),
                     check_stat_return: cli.check_stat_return,
-                    stop: stop.clone(),
-                    stop_rx: stop_rx.clone(),
-                }))
+                    pools: pools.clone(),
+                    tls: Arc::clone(&tls),
+                    writers: writers.clone(),
+                };
+                let what = format!("cluster={} collection", job.label());
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    supervised(&what, cap, stop, || cluster::run(job.clone())).await
+                })
             })
             .collect();
         Running {
             tasks,
             stop,
-            stop_tx,
+            writers,
         }
     }
 
-    /// Stops every cluster and waits for them (each bounded by its grace period).
+    /// Stops every cluster, then lets the writers deliver what is queued within
+    /// the grace period.
     async fn stop(self) {
-        self.stop.stop();
-        let _ = self.stop_tx.send(true);
-        let deadline = cluster::SHUTDOWN_GRACE + Duration::from_secs(5);
+        self.stop.cancel();
         for task in self.tasks {
-            if tokio::time::timeout(deadline, task).await.is_err() {
-                log::error!(
-                    "a cluster task did not stop within {} s; leaving it",
-                    deadline.as_secs()
-                );
-            }
+            let _ = task.await;
+        }
+        if !self.writers.drain(SHUTDOWN_GRACE).await {
+            log::error!(
+                "some sink calls did not return within the {} s shutdown grace period; leaving them behind",
+                SHUTDOWN_GRACE.as_secs()
+            );
         }
     }
 }

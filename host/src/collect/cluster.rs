@@ -1,0 +1,286 @@
+//! One cluster's collection task: connect, read identity and key metadata, open
+//! the sink's delivery, then run each bucket of keys on its own drift-free timer,
+//! at the cluster's phase of the interval, forever. The supervisor ends the task
+//! by dropping it (at any await point) and restarts it if it fails.
+//!
+//! A cluster never waits for another: requests are async (a cluster that never
+//! answers holds a socket and a timer, not a thread), decoding takes one of a few
+//! process-wide permits, delivery has its own queue and writer. After a failure
+//! the cluster waits with the host's back-off; when it could not be reached at
+//! all, every timer of the cluster waits, so an outage costs one attempt per
+//! back-off, not one per timer.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::time::sleep_until;
+
+use super::connect::{self, Connected};
+use super::context::open_context;
+use super::decode::{self, Decoded};
+use super::problems::{handle_problems, report_missing};
+use super::schedule::{self, Bucket, Fetch};
+use crate::backoff::Backoff;
+use crate::config::Config;
+use crate::deliver::{self, Delivery, Writers};
+use crate::loader::Plugin;
+use crate::onefs::{self, Client, TlsConfigs};
+use crate::pool::{Pool, Pools};
+
+/// The first wait after a failure; it doubles up to `[global] max_backoff`.
+const FIRST_WAIT: Duration = Duration::from_secs(1);
+
+/// Everything one cluster task needs.
+#[derive(Clone)]
+pub struct Job {
+    /// The whole config (shared, read-only).
+    pub config: Arc<Config>,
+    /// Index of this cluster in `config.clusters`.
+    pub index: usize,
+    /// The loaded sink plugin.
+    pub plugin: Plugin,
+    /// `-check-stat-return`.
+    pub check_stat_return: bool,
+    /// The bounded pools for blocking work.
+    pub pools: Pools,
+    /// Shared TLS client settings.
+    pub tls: Arc<TlsConfigs>,
+    /// Where sink writers run, and their shutdown deadline.
+    pub writers: Writers,
+}
+
+impl Job {
+    /// `host:port` as configured, for log lines before the cluster's name is known.
+    pub fn label(&self) -> String {
+        let c = &self.config.clusters[self.index];
+        format!("{}:{}", c.hostname, c.port)
+    }
+
+    fn max_backoff(&self) -> Duration {
+        Duration::from_secs(self.config.global.max_backoff.max(1))
+    }
+}
+
+/// One timer: a bucket and when it is due.
+struct Timer {
+    bucket: Bucket,
+    due: Instant,
+}
+
+/// Runs one cluster until the task is dropped.
+pub async fn run(job: Job) {
+    let label = job.label();
+    let mut backoff = Backoff::new(FIRST_WAIT, job.max_backoff());
+    let connected = loop {
+        let attempt = match connect::client(&job.config, job.index, &job.tls, &job.pools.resolve) {
+            Ok(client) => connect::connect(client, Arc::clone(&job.config), job.index)
+                .await
+                .map_err(|(_, e)| e),
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Ok(c) => break c,
+            Err(e) => {
+                let wait = wait_after(&mut backoff, &e);
+                log::error!(
+                    "cluster={label} cannot start collecting: {e}; trying again in {} s",
+                    wait.as_secs_f64().ceil()
+                );
+                tokio::time::sleep(wait).await;
+            }
+        }
+    };
+    backoff.reset();
+    collect(&job, &label, connected, backoff).await;
+}
+
+/// The wait before the next try after `e`: the back-off, or at once its cap when
+/// an operator must change something (retrying a refused password sooner helps
+/// nobody).
+fn wait_after(backoff: &mut Backoff, e: &onefs::Error) -> Duration {
+    if e.is_config() {
+        backoff.next_wait();
+        backoff.cap()
+    } else {
+        backoff.next_wait()
+    }
+}
+
+/// The timers of a connected cluster, forever.
+async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Backoff) {
+    let Connected {
+        mut client,
+        name,
+        identity,
+        metas,
+    } = connected;
+    let g = &job.config.global;
+    let mut buckets = schedule::buckets(
+        &job.config.stat_groups,
+        &metas,
+        g.min_update_interval_override as u64,
+        g.fetch_by_statgroup,
+    );
+    buckets.extend(schedule::summary_buckets(job.config.summary_stats));
+    log::info!(
+        "cluster={name} connected to {label} ({}); {} statistics in {} timers",
+        identity.version,
+        metas.len(),
+        buckets.len()
+    );
+    let plugin_name = job.plugin.info.name.clone();
+    let ctx = open_context(
+        &job.config,
+        job.index,
+        &plugin_name,
+        &name,
+        &identity,
+        &metas,
+        &buckets,
+    );
+    let plugin = job.plugin.clone();
+    let delivery = Delivery::start(
+        deliver::Names {
+            cluster: name.clone(),
+            plugin: plugin_name,
+        },
+        Arc::new(move || plugin.open(&ctx)),
+        deliver::Settings {
+            capacity: g.queue_size,
+            max_retries: g.stats_processor_max_retries,
+            retry_interval: Duration::from_secs(g.stats_processor_retry_interval.max(1) as u64),
+            max_backoff: job.max_backoff(),
+        },
+        &job.pools.sinks,
+        &job.writers,
+    );
+    let opts = decode::Options {
+        cluster: name.clone(),
+        include_degraded: g.include_degraded,
+    };
+    let phase = schedule::phase(label);
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let start = Instant::now();
+    let mut timers: Vec<Timer> = buckets
+        .into_iter()
+        .map(|bucket| Timer {
+            due: start + schedule::first_delay(since_epoch, bucket.interval, phase),
+            bucket,
+        })
+        .collect();
+    let mut warned: HashSet<String> = HashSet::new();
+    let mut down_until: Option<Instant> = None;
+    loop {
+        timers.retain(|t| !matches!(&t.bucket.what, Fetch::Stats(k) if k.is_empty()));
+        let Some(timer) = timers.iter_mut().min_by_key(|t| t.due) else {
+            log::warn!("cluster={name} has no statistics left to collect; waiting for a reload");
+            std::future::pending::<()>().await;
+            return;
+        };
+        let wake = down_until.map_or(timer.due, |d| d.max(timer.due));
+        sleep_until(wake.into()).await;
+        let result = fetch(&mut client, &timer.bucket.what, &opts, &job.pools.decode).await;
+        let now = Instant::now();
+        match result {
+            Ok(decoded) => {
+                backoff.reset();
+                down_until = None;
+                timer.due = schedule::next_due(timer.due, timer.bucket.interval, now);
+                if job.check_stat_return {
+                    report_missing(&name, &timer.bucket.what, &decoded.keys_seen);
+                }
+                handle_problems(&name, &mut timer.bucket, &decoded.problems, &mut warned);
+                delivery.push(decoded.points);
+            }
+            Err(e) => {
+                let wait = match &e {
+                    CycleError::Onefs(e) => wait_after(&mut backoff, e),
+                    _ => backoff.next_wait(),
+                };
+                if e.is_connection() {
+                    down_until = Some(now + wait);
+                }
+                timer.due = schedule::next_due(timer.due, timer.bucket.interval, now + wait);
+                log::error!(
+                    "cluster={name} collecting {} failed: {e}; this cycle is skipped, next try in {} s",
+                    timer.bucket.name,
+                    timer.due.saturating_duration_since(now).as_secs_f64().ceil()
+                );
+            }
+        }
+    }
+}
+
+/// Why a cycle produced nothing.
+enum CycleError {
+    Onefs(onefs::Error),
+    Decode(String),
+    Panicked(String),
+}
+
+impl CycleError {
+    fn is_connection(&self) -> bool {
+        matches!(self, CycleError::Onefs(e) if e.is_connection())
+    }
+}
+
+impl std::fmt::Display for CycleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CycleError::Onefs(e) => e.fmt(f),
+            CycleError::Decode(e) => write!(f, "the answer could not be decoded: {e}"),
+            CycleError::Panicked(e) => write!(
+                f,
+                "decoding the answer panicked ({e}); this is a bug in idic"
+            ),
+        }
+    }
+}
+
+impl From<onefs::Error> for CycleError {
+    fn from(e: onefs::Error) -> CycleError {
+        CycleError::Onefs(e)
+    }
+}
+
+/// One cycle: the requests (async), then parsing and decoding (on the decode pool).
+async fn fetch(
+    client: &mut Client,
+    what: &Fetch,
+    opts: &decode::Options,
+    decode_pool: &Pool,
+) -> Result<Decoded, CycleError> {
+    let opts = opts.clone();
+    let decoded = match what {
+        Fetch::Stats(keys) => {
+            let answers = client.current(keys).await?;
+            decode_pool
+                .run(move || {
+                    let mut all = Decoded::default();
+                    for answer in &answers {
+                        let d = decode::current(&answer.json()?, &opts)
+                            .map_err(|e| CycleError::Decode(e.to_string()))?;
+                        all.points.extend(d.points);
+                        all.problems.extend(d.problems);
+                        all.keys_seen.extend(d.keys_seen);
+                    }
+                    Ok(all)
+                })
+                .await
+        }
+        Fetch::Summary(kind) => {
+            let kind = *kind;
+            let answer = client.summary(kind.path()).await?;
+            decode_pool
+                .run(move || {
+                    decode::summary(kind, &answer.json()?, &opts)
+                        .map_err(|e| CycleError::Decode(e.to_string()))
+                })
+                .await
+        }
+    };
+    decoded.unwrap_or_else(|e| Err(CycleError::Panicked(crate::supervise::panic_message(e))))
+}

@@ -1,0 +1,14 @@
+//! What produces points: one task per cluster that connects, schedules its
+//! statistics on drift-free timers, fetches answers and decodes them into points
+//! for delivery.
+//!
+//! `cluster.rs` is the task, `connect.rs` the OneFS connect sequence,
+//! `schedule.rs` and `decode/` the pure rules, `context.rs` what a sink learns of
+//! the cluster, `problems.rs` what is done about keys that answer badly.
+
+pub mod cluster;
+mod connect;
+mod context;
+pub mod decode;
+mod problems;
+pub mod schedule;

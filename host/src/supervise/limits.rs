@@ -1,0 +1,72 @@
+//! The process' own limits: the open-file limit, raised at start to the hard
+//! limit (as Go's runtime does), because a thousand clusters plus a thousand
+//! Prometheus listeners exceed the usual soft limit of 1,024.
+
+/// File descriptors idic may need: a connection per cluster, a listener per
+/// cluster for the Prometheus sink, and some to spare (logs, plugins, sinks).
+pub fn files_needed(clusters: usize) -> u64 {
+    clusters as u64 * 2 + 128
+}
+
+/// Raises the soft open-file limit to the hard limit; logs when it is still
+/// lower than `needed`.
+pub fn raise_open_files(needed: u64) {
+    match raise() {
+        Ok((soft, hard)) => {
+            log::debug!("open-file limit {soft} (hard limit {hard})");
+            if soft < needed {
+                log::warn!(
+                    "the open-file limit is {soft} (hard limit {hard}) but this configuration may need {needed}: raise it (ulimit -n, or LimitNOFILE= in the systemd unit)"
+                );
+            }
+        }
+        Err(e) => log::warn!("cannot read or raise the open-file limit: {e}"),
+    }
+}
+
+#[cfg(unix)]
+fn raise() -> std::io::Result<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim = raised;
+        }
+    }
+    Ok((lim.rlim_cur as u64, lim.rlim_max as u64))
+}
+
+#[cfg(not(unix))]
+fn raise() -> std::io::Result<(u64, u64)> {
+    Err(std::io::Error::other("not supported on this platform"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soft_limit_ends_at_the_hard_limit() {
+        let (soft, hard) = raise().unwrap();
+        assert!(
+            soft == hard || hard == libc::RLIM_INFINITY as u64,
+            "{soft} < {hard}"
+        );
+    }
+
+    #[test]
+    fn a_thousand_clusters_need_more_than_the_usual_1024() {
+        assert!(files_needed(1000) > 1024);
+    }
+}
