@@ -82,6 +82,21 @@ pub struct Global {
     /// the oldest are dropped. Default 1000.
     #[serde(default = "default_queue_size")]
     pub queue_size: usize,
+    /// idic extension: the longest wait of every back-off, in seconds.
+    ///
+    /// Caps the waits between connection retries toward a cluster, between failed
+    /// collection cycles and between sink write retries. gostats capped them at
+    /// 1280 s (cycles, writes) and 30 min (connections); with this cap a cluster or
+    /// backend that comes back is used again within about `max_backoff`, whatever
+    /// the outage's length. 1 to 3600. Default 60.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: u64,
+    /// idic extension: how many sink calls may run at once across all clusters.
+    ///
+    /// A sink call is a write, an open or a close; this bounds the threads idic
+    /// uses for sinks. 1 to 64. Default 4.
+    #[serde(default = "default_sink_workers")]
+    pub sink_workers: usize,
 }
 
 /// `[logging]`.
@@ -240,4 +255,10 @@ fn default_request_timeout() -> u64 {
 }
 fn default_queue_size() -> usize {
     1000
+}
+fn default_max_backoff() -> u64 {
+    60
+}
+fn default_sink_workers() -> usize {
+    4
 }

@@ -42,6 +42,11 @@ fn defaults_match_gostats() {
     assert_eq!(g.max_retries, 8);
     assert_eq!(g.min_update_interval_override, 30);
     assert!(!g.preserve_case && !g.include_degraded && !g.fetch_by_statgroup);
+    assert_eq!(
+        (g.connect_timeout, g.request_timeout, g.queue_size),
+        (10, 60, 1000)
+    );
+    assert_eq!((g.max_backoff, g.sink_workers), (60, 4));
     let cl = &c.clusters[0];
     assert_eq!(cl.port, 8080);
     assert_eq!(cl.authtype, AuthType::Session);
@@ -123,6 +128,21 @@ stats = ["k2"]
         warnings.iter().any(|w| w.0.contains("verify-ssl = false")),
         "turning verification off is warned about: {warnings:?}"
     );
+}
+
+#[test]
+fn every_idic_extension_key_is_read() {
+    let extensions = "plugin_dir = \"/opt/p\"\nconnect_timeout = 3\nrequest_timeout = 9\n\
+        queue_size = 7\nmax_backoff = 120\nsink_workers = 16\n";
+    let (c, warnings) = ok(&MINIMAL.replace("[[cluster]]", &format!("{extensions}\n[[cluster]]")));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let g = &c.global;
+    assert_eq!(g.plugin_dir.as_deref(), Some(Path::new("/opt/p")));
+    assert_eq!(
+        (g.connect_timeout, g.request_timeout, g.queue_size),
+        (3, 9, 7)
+    );
+    assert_eq!((g.max_backoff, g.sink_workers), (120, 16));
 }
 
 #[test]
