@@ -96,6 +96,10 @@ pub struct Global {
     /// A sink call is a write, an open or a close; this bounds the threads idic
     /// uses for sinks. 1 to 64. Default 4.
     #[serde(default = "default_sink_workers")]
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "read by the collection engine being reworked")
+    )]
     pub sink_workers: usize,
 }
 
