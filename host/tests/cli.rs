@@ -37,6 +37,44 @@ fn check_config_names_file_line_and_column_of_an_error() {
 }
 
 #[test]
+fn check_config_refuses_out_of_range_values_with_file_line_and_column() {
+    let example =
+        std::fs::read_to_string(util::workspace_root().join("idic.toml.example")).unwrap();
+    let line_of = |prefix: &str| 1 + example.lines().position(|l| l.starts_with(prefix)).unwrap();
+    let interval = line_of("update_interval = \"*\"");
+    let floor = line_of("min_update_interval_override = 5");
+    let cases = [
+        (
+            example.replacen("update_interval = \"*\"", "update_interval = \"*1e300\"", 1),
+            format!(
+                ":{interval}:19: [[statgroup]] \"cluster_cpu_stats\": update_interval \"*1e300\" is out of range, a multiplier \"*N\" must be above 0 and at most 1000"
+            ),
+        ),
+        (
+            example.replace(
+                "min_update_interval_override = 5",
+                "min_update_interval_override = 100000",
+            ),
+            format!(
+                ":{floor}:32: [global]: min_update_interval_override = 100000 is out of range, it may be at most 86400 seconds"
+            ),
+        ),
+    ];
+    let dir = Dir::new();
+    for (text, expected) in cases {
+        let file = dir.write("huge.toml", &text);
+        let out = util::idic(&["check-config", file.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        let expected = format!("idic: error: {}{expected}", file.display());
+        assert!(
+            err.starts_with(&expected),
+            "\n got: {err}\nwant: {expected}..."
+        );
+    }
+}
+
+#[test]
 fn check_config_warns_about_typos_with_a_suggestion() {
     let example =
         std::fs::read_to_string(util::workspace_root().join("idic.toml.example")).unwrap();

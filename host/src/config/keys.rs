@@ -23,6 +23,8 @@ const GLOBAL: &[&str] = &[
     "connect_timeout",
     "request_timeout",
     "queue_size",
+    "max_backoff",
+    "sink_workers",
 ];
 const LOGGING: &[&str] = &[
     "logfile",
@@ -131,6 +133,8 @@ mod tests {
         assert_eq!(suggest("stats_procesor", GLOBAL), Some("stats_processor"));
         assert_eq!(suggest("verify_ssl", CLUSTER), Some("verify-ssl"));
         assert_eq!(suggest("completely_different", CLUSTER), None);
+        assert_eq!(suggest("max_backof", GLOBAL), Some("max_backoff"));
+        assert_eq!(suggest("sink_worker", GLOBAL), Some("sink_workers"));
     }
 
     #[test]

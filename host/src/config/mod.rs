@@ -46,16 +46,19 @@ pub struct Global {
     pub version: String,
     /// The sink plugin's name. Required.
     pub stats_processor: String,
-    /// Write retries before a batch is dropped; 0 or less means forever. Default 8.
+    /// Write retries before a batch is dropped; 0 or less means forever.
+    ///
+    /// At most 1,000,000. Default 8.
     #[serde(default = "default_retries")]
     pub stats_processor_max_retries: i64,
-    /// First write-retry wait in seconds, doubling up to 1280. Default 5.
+    /// First write-retry wait in seconds, doubling up to `max_backoff`.
+    ///
+    /// 1 to 3600. Default 5.
     #[serde(default = "default_retry_interval")]
     pub stats_processor_retry_interval: i64,
-    /// HTTP retries toward a cluster; 0 or less means forever. Default 8.
-    #[serde(default = "default_retries")]
-    pub max_retries: i64,
-    /// Floor for every collection interval, in seconds. Default 30.
+    /// Floor for every collection interval, in seconds.
+    ///
+    /// At most 86,400; below 1 is warned about and becomes 1. Default 30.
     #[serde(default = "default_min_interval")]
     pub min_update_interval_override: i64,
     /// Names of the `[[statgroup]]` tables to collect. Required.
@@ -72,20 +75,35 @@ pub struct Global {
     /// idic extension: the plugins folder (after `--plugin-dir`).
     #[serde(default)]
     pub plugin_dir: Option<PathBuf>,
-    /// idic extension: TCP connect timeout toward clusters, seconds. Default 10.
+    /// idic extension: TCP connect timeout toward clusters, seconds.
+    ///
+    /// 1 to 300. Default 10.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: u64,
-    /// idic extension: whole-request timeout toward clusters, seconds. Default 60.
+    /// idic extension: whole-request timeout toward clusters, seconds.
+    ///
+    /// 1 to 3600. Default 60.
     #[serde(default = "default_request_timeout")]
     pub request_timeout: u64,
     /// idic extension: how many batches may wait for the sink per cluster before
-    /// the oldest are dropped. Default 1000.
+    /// the oldest are dropped.
+    ///
+    /// 1 to 1,000,000. Default 1000.
     #[serde(default = "default_queue_size")]
     pub queue_size: usize,
-    /// idic extension: the cap of every back-off, seconds. Default 60.
+    /// idic extension: the longest wait of every back-off, in seconds.
+    ///
+    /// Caps the waits between connection retries toward a cluster, between failed
+    /// collection cycles and between sink write retries. gostats capped them at
+    /// 1280 s (cycles, writes) and 30 min (connections); with this cap a cluster or
+    /// backend that comes back is used again within about `max_backoff`, whatever
+    /// the outage's length. 1 to 3600. Default 60.
     #[serde(default = "default_max_backoff")]
     pub max_backoff: u64,
-    /// idic extension: sink calls that may run at once. Default 4.
+    /// idic extension: how many sink calls may run at once across all clusters.
+    ///
+    /// A sink call is a write, an open or a close; this bounds the threads idic
+    /// uses for sinks. 1 to 64. Default 4.
     #[serde(default = "default_sink_workers")]
     pub sink_workers: usize,
 }

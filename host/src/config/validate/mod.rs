@@ -1,5 +1,8 @@
-//! From text to a checked [`Config`]: syntax, types, then the rules of the gostats
-//! contract (versions, stat groups, clusters, secrets, logging values).
+//! From text to a checked [`Config`]: syntax, number ranges (`bounds.rs`), types,
+//! then the rules of the gostats contract (versions, stat groups, clusters,
+//! secrets, logging values).
+
+mod bounds;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +11,7 @@ use serde::Deserialize;
 use toml::de::DeTable;
 use toml::Spanned;
 
+use self::bounds::{MAX_INTERVAL_SECS, MAX_MULTIPLIER, MULTIPLIER_RANGE, SECONDS_RANGE};
 use super::keys::unknown_keys;
 use super::locate::{line_col, span_of, Step};
 use super::secret::resolve_secret;
@@ -20,9 +24,9 @@ use super::{
 pub enum UpdateInterval {
     /// `"*"`: each stat's own update interval.
     Own,
-    /// `"*N"`: N times each stat's own interval (N may be fractional).
+    /// `"*N"`: N times each stat's own interval (N may be fractional), 0 < N <= 1000.
     Multiplier(f64),
-    /// `"S"`: S seconds.
+    /// `"S"`: S seconds, 0 to 86400.
     Absolute(u64),
 }
 
@@ -104,9 +108,10 @@ impl Ctx<'_> {
 pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigError> {
     let file = path.display().to_string();
     let doc = DeTable::parse(text).map_err(|e| toml_error(&file, text, &e))?;
-    let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(&file, text, &e))?;
     let table: toml::Table = text.parse().map_err(|e| toml_error(&file, text, &e))?;
     let ctx = Ctx { file, text, doc };
+    bounds::check_numbers(&ctx, &table)?;
+    let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(&ctx.file, text, &e))?;
     let mut warnings: Vec<Warning> = unknown_keys(&ctx.file, text, &ctx.doc)
         .into_iter()
         .map(Warning)
@@ -131,6 +136,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
         )));
         global.min_update_interval_override = 1;
     }
+    warnings.extend(bounds::backoff_warning(&ctx, &global));
     check_logging(&ctx, &raw.logging)?;
     let stat_groups = stat_groups(&ctx, &global, raw.statgroup, &mut warnings)?;
     let clusters = clusters(&ctx, &table, raw.cluster, &mut warnings)?;
@@ -207,8 +213,21 @@ fn stat_groups(
     raw: Vec<RawStatGroup>,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<StatGroup>, ConfigError> {
-    let mut by_name: HashMap<String, RawStatGroup> = HashMap::new();
-    for group in raw {
+    let mut by_name: HashMap<String, (Option<UpdateInterval>, RawStatGroup)> = HashMap::new();
+    for (i, group) in raw.into_iter().enumerate() {
+        let interval = parse_interval(&group.update_interval).map_err(|range| {
+            ctx.error_at(
+                &[
+                    Step::Key("statgroup"),
+                    Step::Index(i),
+                    Step::Key("update_interval"),
+                ],
+                format!(
+                    "[[statgroup]] {:?}: update_interval {:?} is out of range, {range}",
+                    group.name, group.update_interval
+                ),
+            )
+        })?;
         if by_name.contains_key(&group.name) {
             warnings.push(Warning(format!(
                 "{}: [[statgroup]] {:?} is defined twice; the first one is used",
@@ -216,12 +235,12 @@ fn stat_groups(
             )));
             continue;
         }
-        by_name.insert(group.name.clone(), group);
+        by_name.insert(group.name.clone(), (interval, group));
     }
     let mut groups = Vec::new();
     let mut owner: HashMap<String, String> = HashMap::new();
     for name in &global.active_stat_groups {
-        let Some(group) = by_name.remove(name) else {
+        let Some((interval, group)) = by_name.remove(name) else {
             if !groups.iter().any(|g: &StatGroup| &g.name == name) {
                 warnings.push(Warning(format!(
                     "{}: active stat group {name:?} has no [[statgroup]] of that name; it is skipped",
@@ -241,7 +260,7 @@ fn stat_groups(
                 ));
             }
         }
-        let update_interval = parse_interval(&group.update_interval).unwrap_or_else(|| {
+        let update_interval = interval.unwrap_or_else(|| {
             warnings.push(Warning(format!(
                 "{}: [[statgroup]] {:?}: update_interval {:?} is not \"*\", \"*N\" or seconds; using \"*\"",
                 ctx.file, group.name, group.update_interval
@@ -269,21 +288,32 @@ fn stat_groups(
     Ok(groups)
 }
 
-/// Parses a `[[statgroup]] update_interval`; `None` when it is not valid.
-pub fn parse_interval(s: &str) -> Option<UpdateInterval> {
+/// Parses a `[[statgroup]] update_interval`: `Ok(None)` when it is not an interval
+/// at all (the caller warns and uses `"*"`, as gostats does), `Err` with the allowed
+/// range and the remedy when it is a number out of range.
+pub fn parse_interval(s: &str) -> Result<Option<UpdateInterval>, &'static str> {
     let s = s.trim();
     if s == "*" {
-        return Some(UpdateInterval::Own);
+        return Ok(Some(UpdateInterval::Own));
     }
     if let Some(n) = s.strip_prefix('*') {
-        return n
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|m| m.is_finite() && *m > 0.0)
-            .map(UpdateInterval::Multiplier);
+        let Ok(m) = n.trim().parse::<f64>() else {
+            return Ok(None);
+        };
+        return if m.is_finite() && m > 0.0 && m <= MAX_MULTIPLIER {
+            Ok(Some(UpdateInterval::Multiplier(m)))
+        } else {
+            Err(MULTIPLIER_RANGE)
+        };
     }
-    s.parse::<u64>().ok().map(UpdateInterval::Absolute)
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match s.parse::<i128>().map(u64::try_from) {
+        Ok(Ok(secs)) if secs <= MAX_INTERVAL_SECS => Ok(Some(UpdateInterval::Absolute(secs))),
+        _ => Err(SECONDS_RANGE),
+    }
 }
 
 fn clusters(

@@ -39,9 +39,13 @@ fn defaults_match_gostats() {
     let g = &c.global;
     assert_eq!(g.stats_processor_max_retries, 8);
     assert_eq!(g.stats_processor_retry_interval, 5);
-    assert_eq!(g.max_retries, 8);
     assert_eq!(g.min_update_interval_override, 30);
     assert!(!g.preserve_case && !g.include_degraded && !g.fetch_by_statgroup);
+    assert_eq!(
+        (g.connect_timeout, g.request_timeout, g.queue_size),
+        (10, 60, 1000)
+    );
+    assert_eq!((g.max_backoff, g.sink_workers), (60, 4));
     let cl = &c.clusters[0];
     assert_eq!(cl.port, 8080);
     assert_eq!(cl.authtype, AuthType::Session);
@@ -100,7 +104,6 @@ stats = ["k2"]
 "#;
     let (c, warnings) = ok(text);
     assert_eq!(c.global.stats_processor_max_retries, 3);
-    assert_eq!(c.global.max_retries, 0);
     assert!(c.global.fetch_by_statgroup);
     assert_eq!(c.logging.logfile_format.as_deref(), Some("json"));
     assert!(c.logging.log_to_stdout);
@@ -123,6 +126,21 @@ stats = ["k2"]
         warnings.iter().any(|w| w.0.contains("verify-ssl = false")),
         "turning verification off is warned about: {warnings:?}"
     );
+}
+
+#[test]
+fn every_idic_extension_key_is_read() {
+    let extensions = "plugin_dir = \"/opt/p\"\nconnect_timeout = 3\nrequest_timeout = 9\n\
+        queue_size = 7\nmax_backoff = 120\nsink_workers = 16\n";
+    let (c, warnings) = ok(&MINIMAL.replace("[[cluster]]", &format!("{extensions}\n[[cluster]]")));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let g = &c.global;
+    assert_eq!(g.plugin_dir.as_deref(), Some(Path::new("/opt/p")));
+    assert_eq!(
+        (g.connect_timeout, g.request_timeout, g.queue_size),
+        (3, 9, 7)
+    );
+    assert_eq!((g.max_backoff, g.sink_workers), (120, 16));
 }
 
 #[test]
@@ -225,15 +243,234 @@ fn bad_log_level_is_refused() {
 
 #[test]
 fn interval_strings_parse_like_gostats() {
-    assert_eq!(parse_interval("*"), Some(UpdateInterval::Own));
-    assert_eq!(parse_interval("*3"), Some(UpdateInterval::Multiplier(3.0)));
-    assert_eq!(
-        parse_interval("*0.5"),
-        Some(UpdateInterval::Multiplier(0.5))
+    for (text, expected) in [
+        ("*", Some(UpdateInterval::Own)),
+        ("*3", Some(UpdateInterval::Multiplier(3.0))),
+        ("*0.5", Some(UpdateInterval::Multiplier(0.5))),
+        (" * 2 ", Some(UpdateInterval::Multiplier(2.0))),
+        ("300", Some(UpdateInterval::Absolute(300))),
+        ("0", Some(UpdateInterval::Absolute(0))),
+        ("5m", None),
+        ("*x", None),
+        ("60.5", None),
+        ("", None),
+    ] {
+        assert_eq!(parse_interval(text), Ok(expected), "{text:?}");
+    }
+    for text in ["*-1", "*0", "*inf", "*NaN", "86401", "-5"] {
+        assert!(parse_interval(text).is_err(), "{text:?}");
+    }
+}
+
+/// `MINIMAL` with `line` added to `[global]`, as line 6.
+fn global(line: &str) -> String {
+    MINIMAL.replace("[\"g\"]\n", &format!("[\"g\"]\n{line}\n"))
+}
+
+/// `MINIMAL` with `line` added to its `[[cluster]]`, as line 11.
+fn cluster(line: &str) -> String {
+    MINIMAL.replace("\"p\"\n", &format!("\"p\"\n{line}\n"))
+}
+
+/// `MINIMAL` with the stat group's update_interval (line 14, column 19) set.
+fn interval(value: &str) -> String {
+    MINIMAL.replace("\"*\"", &format!("{value:?}"))
+}
+
+/// Each config is refused with a message that starts with `expected`.
+fn check_refused(cases: &[(String, &str)]) {
+    for (text, expected) in cases {
+        let e = err(text);
+        assert!(e.starts_with(expected), "\n got: {e}\nwant: {expected}...");
+    }
+}
+
+#[test]
+fn update_intervals_out_of_range_are_refused_with_position() {
+    let multiplier = "out of range, a multiplier \"*N\" must be above 0 and at most 1000";
+    let seconds = "out of range, seconds must be 0 to 86400";
+    let at = "t.toml:14:19: [[statgroup]] \"g\": update_interval";
+    check_refused(&[
+        (
+            interval("*1e300"),
+            &format!("{at} \"*1e300\" is {multiplier}"),
+        ),
+        (interval("*0"), &format!("{at} \"*0\" is {multiplier}")),
+        (interval("*-1"), &format!("{at} \"*-1\" is {multiplier}")),
+        (interval("*inf"), &format!("{at} \"*inf\" is {multiplier}")),
+        (interval("*NaN"), &format!("{at} \"*NaN\" is {multiplier}")),
+        (
+            interval("*1000.5"),
+            &format!("{at} \"*1000.5\" is {multiplier}"),
+        ),
+        (
+            interval("999999999"),
+            &format!("{at} \"999999999\" is {seconds}"),
+        ),
+        (interval("86401"), &format!("{at} \"86401\" is {seconds}")),
+        (interval("-5"), &format!("{at} \"-5\" is {seconds}")),
+        (
+            interval("99999999999999999999999999"),
+            &format!("{at} \"99999999999999999999999999\" is {seconds}"),
+        ),
+        (
+            format!("{MINIMAL}\n[[statgroup]]\nname = \"unused\"\nupdate_interval = \"*0\"\n"),
+            &format!(
+                "t.toml:19:19: [[statgroup]] \"unused\": update_interval \"*0\" is {multiplier}"
+            ),
+        ),
+    ]);
+}
+
+#[test]
+fn global_numbers_out_of_range_are_refused_with_position() {
+    let at = "t.toml:6:";
+    check_refused(&[
+        (
+            global("stats_processor_max_retries = 1000001"),
+            &format!("{at}31: [global]: stats_processor_max_retries = 1000001 is out of range, it may be at most 1000000, use 0 or less to retry forever"),
+        ),
+        (
+            global("max_retries = 9223372036854775807"),
+            &format!("{at}15: [global]: max_retries = 9223372036854775807 is out of range, it may be at most 1000000"),
+        ),
+        (
+            global("stats_processor_retry_interval = 0"),
+            &format!("{at}34: [global]: stats_processor_retry_interval = 0 is out of range, it must be 1 to 3600 seconds, remove the key for the default 5"),
+        ),
+        (
+            global("stats_processor_retry_interval = 3601"),
+            &format!("{at}34: [global]: stats_processor_retry_interval = 3601 is out of range"),
+        ),
+        (
+            global("min_update_interval_override = 86401"),
+            &format!("{at}32: [global]: min_update_interval_override = 86401 is out of range, it may be at most 86400 seconds"),
+        ),
+        (
+            global("connect_timeout = 0"),
+            &format!("{at}19: [global]: connect_timeout = 0 is out of range, it must be 1 to 300 seconds, remove the key for the default 10"),
+        ),
+        (
+            global("connect_timeout = -1"),
+            &format!("{at}19: [global]: connect_timeout = -1 is out of range, it must be 1 to 300 seconds"),
+        ),
+        (
+            global("connect_timeout = 301"),
+            &format!("{at}19: [global]: connect_timeout = 301 is out of range"),
+        ),
+        (
+            global("request_timeout = 0"),
+            &format!("{at}19: [global]: request_timeout = 0 is out of range, it must be 1 to 3600 seconds, remove the key for the default 60"),
+        ),
+        (
+            global("request_timeout = 3601"),
+            &format!("{at}19: [global]: request_timeout = 3601 is out of range"),
+        ),
+        (
+            global("queue_size = 0"),
+            &format!("{at}14: [global]: queue_size = 0 is out of range, it must be 1 to 1000000 batches, remove the key for the default 1000"),
+        ),
+        (
+            global("queue_size = 1000001"),
+            &format!("{at}14: [global]: queue_size = 1000001 is out of range"),
+        ),
+        (
+            global("max_backoff = 0"),
+            &format!("{at}15: [global]: max_backoff = 0 is out of range, it must be 1 to 3600 seconds, remove the key for the default 60"),
+        ),
+        (
+            global("max_backoff = 3601"),
+            &format!("{at}15: [global]: max_backoff = 3601 is out of range"),
+        ),
+        (
+            global("sink_workers = 0"),
+            &format!("{at}16: [global]: sink_workers = 0 is out of range, it must be 1 to 64, remove the key for the default 4"),
+        ),
+        (
+            global("sink_workers = 1000"),
+            &format!("{at}16: [global]: sink_workers = 1000 is out of range"),
+        ),
+    ]);
+}
+
+#[test]
+fn cluster_ports_out_of_range_are_refused_with_position() {
+    check_refused(&[
+        (
+            cluster("prometheus_port = 0"),
+            "t.toml:11:19: [[cluster]] #1 (c1.example.com): prometheus_port = 0 is out of range, it must be 1 to 65535, choose a free TCP port such as 9090",
+        ),
+        (
+            cluster("prometheus_port = 65536"),
+            "t.toml:11:19: [[cluster]] #1 (c1.example.com): prometheus_port = 65536 is out of range",
+        ),
+        (
+            cluster("port = 0"),
+            "t.toml:11:8: [[cluster]] #1 (c1.example.com): port = 0 is out of range, it must be 1 to 65535",
+        ),
+        (
+            format!("{MINIMAL}\n[[cluster]]\nhostname = \"c2\"\nusername = \"u\"\npassword = \"p\"\ndisabled = true\nprometheus_port = 0\n"),
+            "t.toml:22:19: [[cluster]] #2 (c2): prometheus_port = 0 is out of range",
+        ),
+    ]);
+}
+
+#[test]
+fn values_at_the_edges_of_their_ranges_are_accepted() {
+    let edges = "stats_processor_max_retries = 1000000\nstats_processor_retry_interval = 3600\n\
+        max_retries = -9223372036854775808\nmin_update_interval_override = 86400\n\
+        connect_timeout = 300\nrequest_timeout = 3600\nqueue_size = 1000000\n\
+        max_backoff = 3600\nsink_workers = 64";
+    let (c, w) = ok(&global(edges));
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.global.min_update_interval_override, 86400);
+    let lows = "stats_processor_retry_interval = 1\nconnect_timeout = 1\nrequest_timeout = 1\n\
+        queue_size = 1\nmax_backoff = 1\nsink_workers = 1";
+    let (c, w) = ok(&global(lows));
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!((c.global.max_backoff, c.global.sink_workers), (1, 1));
+    let (c, _) = ok(&cluster("port = 65535\nprometheus_port = 1"));
+    assert_eq!(c.clusters[0].port, 65535);
+    for (text, expected) in [
+        ("*0.001", UpdateInterval::Multiplier(0.001)),
+        ("*1000", UpdateInterval::Multiplier(1000.0)),
+        ("0", UpdateInterval::Absolute(0)),
+        ("86400", UpdateInterval::Absolute(86400)),
+    ] {
+        let (c, w) = ok(&interval(text));
+        assert!(w.is_empty(), "{text:?}: {w:?}");
+        assert_eq!(c.stat_groups[0].update_interval, expected, "{text:?}");
+    }
+}
+
+#[test]
+fn min_update_interval_override_below_one_warns_and_means_one() {
+    for low in ["0", "-30"] {
+        let (c, w) = ok(&global(&format!("min_update_interval_override = {low}")));
+        assert_eq!(c.global.min_update_interval_override, 1);
+        assert!(
+            w.iter().any(|w| w.0.contains(&format!(
+                "min_update_interval_override = {low} is below 1 s"
+            ))),
+            "{w:?}"
+        );
+    }
+}
+
+#[test]
+fn retry_interval_above_max_backoff_is_warned_about() {
+    let (_, w) = ok(&global("stats_processor_retry_interval = 300"));
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].0.starts_with(
+            "t.toml:6:34: [global]: stats_processor_retry_interval = 300 is above max_backoff = 60"
+        ),
+        "{w:?}"
     );
-    assert_eq!(parse_interval("300"), Some(UpdateInterval::Absolute(300)));
-    assert_eq!(parse_interval("*-1"), None);
-    assert_eq!(parse_interval("5m"), None);
+    let (_, w) = ok(&global(
+        "stats_processor_retry_interval = 300\nmax_backoff = 300",
+    ));
+    assert!(w.is_empty(), "{w:?}");
 }
 
 #[test]
