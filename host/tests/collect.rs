@@ -607,6 +607,38 @@ fn sigterm_exits_0_having_delivered_what_was_queued() {
 }
 
 #[test]
+fn a_panicking_cluster_task_is_logged_and_restarted_while_the_others_go_on() {
+    let dir = Dir::new();
+    let c = sim::clusters(
+        &dir,
+        vec![ClusterSpec::new("Fragile"), ClusterSpec::new("Steady")],
+    );
+    let (plugins, config, out) = jsonl_setup(&dir, &c, &["cluster.cpu.idle.avg"], "");
+    let label = format!("127.0.0.1:{}", c.sim.cluster("Fragile").unwrap().port());
+    let mut idic = Running::start_env(
+        &dir,
+        &config,
+        &plugins,
+        &[],
+        &[("IDIC_TEST_PANIC_ONCE", label.as_str())],
+    );
+    idic.wait_log(Duration::from_secs(30), "the panic, logged", |log| {
+        log.contains(&format!(
+            "cluster={label} collection failed: panicked: IDIC_TEST_PANIC_ONCE test hook; this is a bug in idic; restarting it in"
+        ))
+    });
+    idic.wait_until(
+        Duration::from_secs(60),
+        "points from the restarted cluster",
+        || {
+            let lines = read_lines(&out);
+            lines.iter().any(|l| l.cluster == "fragile")
+                && lines.iter().any(|l| l.cluster == "steady")
+        },
+    );
+}
+
+#[test]
 fn out_of_tree_plugin_receives_points_through_the_real_loading_path() {
     let dir = Dir::new();
     let c = sim::clusters(&dir, vec![ClusterSpec::new("Tp1"), ClusterSpec::new("Tp2")]);

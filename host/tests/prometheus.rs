@@ -149,14 +149,19 @@ fn prometheus_discovers_every_cluster_and_stores_the_simulator_values() {
     }
     assert!(!format!("{up:?}").contains(&disabled_port.to_string()));
 
-    prom.wait(Duration::from_secs(20), "samples of every key", |p| {
-        [
-            "isilon_stat_cluster_cpu_idle_avg{cluster=\"c1\"}",
-            "isilon_stat_cluster_protostats_nfs_total_op_rate{cluster=\"c2\"}",
-            "isilon_stat_ifs_bytes_total{cluster=\"c1\"}",
-        ]
-        .iter()
-        .all(|s| !samples(p, s).is_empty())
+    // Every checked key of both clusters; ifs.bytes.* is collected every 30 s, at
+    // each cluster's phase of the interval.
+    prom.wait(Duration::from_secs(60), "samples of every key", |p| {
+        ["c1", "c2"].iter().all(|tag| {
+            [
+                "isilon_stat_cluster_cpu_idle_avg",
+                "isilon_stat_cluster_protostats_nfs_total_op_rate",
+                "isilon_stat_cluster_protostats_nfs_total_time_avg",
+                "isilon_stat_ifs_bytes_total",
+            ]
+            .iter()
+            .all(|m| !samples(p, &format!("{m}{{cluster=\"{tag}\"}}")).is_empty())
+        })
     });
 
     // Every stored sample equals what the simulator answered at that time.
@@ -209,9 +214,12 @@ fn prometheus_discovers_every_cluster_and_stores_the_simulator_values() {
         }
     }
 
-    // A gauge whose name ends in _total goes through OpenMetrics parsing too.
-    let heat = prom.query("count(isilon_stat_node_ifs_heat_lock_total)");
-    assert_ne!(heat["result"], serde_json::json!([]), "{heat}");
+    // A gauge whose name ends in _total goes through OpenMetrics parsing too. Its
+    // key is collected every 15 s, at the cluster's phase of the interval: wait
+    // for its first sample rather than assume it came with the 5 s keys.
+    prom.wait(Duration::from_secs(40), "a heat sample", |p| {
+        p.query("count(isilon_stat_node_ifs_heat_lock_total)")["result"] != serde_json::json!([])
+    });
     assert!(
         !prom.log_text().contains("append failed"),
         "{}",

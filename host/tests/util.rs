@@ -121,6 +121,17 @@ pub struct Running {
 impl Running {
     /// Starts `idic -config-file CONFIG --plugin-dir PLUGINS -logfile LOG`.
     pub fn start(dir: &Dir, config: &Path, plugins: &Path, extra: &[&str]) -> Running {
+        Running::start_env(dir, config, plugins, extra, &[])
+    }
+
+    /// The same, with environment variables set for idic.
+    pub fn start_env(
+        dir: &Dir,
+        config: &Path,
+        plugins: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Running {
         let log = dir.join("idic.log");
         let child = Command::new(idic_bin())
             .arg("-config-file")
@@ -132,6 +143,7 @@ impl Running {
             .args(["-loglevel", "debug"])
             .args(extra)
             .env_remove("IDIC_PLUGIN_DIR")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

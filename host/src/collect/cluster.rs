@@ -92,7 +92,23 @@ pub async fn run(job: Job) {
         }
     };
     backoff.reset();
+    #[cfg(debug_assertions)]
+    test_hook_panic_once(&label);
     collect(&job, &label, connected, backoff).await;
+}
+
+/// Test hook, in debug builds only: `IDIC_TEST_PANIC_ONCE=host:port` makes that
+/// cluster's task panic once after connecting, so that the integration tests can
+/// watch the supervisor log it and restart it.
+#[cfg(debug_assertions)]
+fn test_hook_panic_once(label: &str) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if std::env::var("IDIC_TEST_PANIC_ONCE").is_ok_and(|v| v == label)
+        && !DONE.swap(true, Ordering::SeqCst)
+    {
+        panic!("IDIC_TEST_PANIC_ONCE test hook");
+    }
 }
 
 /// The wait before the next try after `e`: the back-off, or at once its cap when
