@@ -274,11 +274,11 @@ mod tests {
             Duration::from_millis(2500)
         );
         assert_eq!(
-            first_delay(Duration::from_millis(1003_000), i, 0.25),
+            first_delay(Duration::from_millis(1_003_000), i, 0.25),
             Duration::from_millis(9500)
         );
         assert_eq!(
-            first_delay(Duration::from_millis(1002_500), i, 0.25),
+            first_delay(Duration::from_millis(1_002_500), i, 0.25),
             Duration::ZERO
         );
     }

@@ -25,6 +25,7 @@ pub fn raise_open_files(needed: u64) {
 }
 
 #[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, not on every Unix
 fn raise() -> std::io::Result<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -57,6 +58,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::unnecessary_cast)]
     fn the_soft_limit_ends_at_the_hard_limit() {
         let (soft, hard) = raise().unwrap();
         assert!(
