@@ -7,15 +7,12 @@
 //! milliseconds: it runs on the runtime's blocking threads, so the worker
 //! threads keep serving every other connection meanwhile.
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use http_body_util::Full;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
@@ -137,12 +134,7 @@ fn render(store: &Store, format: Format, gzip: bool, now: Instant) -> std::io::R
     let (text, samples) = store.render(format, now);
     let text_len = text.len();
     let body = if gzip {
-        // The fastest level: a body of 15 MB shrinks about tenfold in tens of
-        // milliseconds; higher levels take several times longer for a few
-        // per cent less (see the README's Performance).
-        let mut encoder = GzEncoder::new(Vec::with_capacity(text_len / 8), Compression::fast());
-        encoder.write_all(text.as_bytes())?;
-        encoder.finish()?
+        crate::gzip::compress(text.as_bytes())?
     } else {
         text.into_bytes()
     };

@@ -5,7 +5,7 @@
 //! discovery endpoint listing those ports.
 //!
 //! This file is glue: read the settings (`config`), keep the samples (`store`,
-//! named and rendered by `encode`), answer requests (`endpoint`, `sd`) on
+//! named and rendered by `encode`, compressed by `gzip`), answer requests (`endpoint`, `sd`) on
 //! listeners (`server`, with `tls` and `idle`) that all run on the plugin's own
 //! small runtime (`runtime`). A write only updates the store; scrapes render
 //! from it on the runtime's threads, so neither waits long for the other.
@@ -50,6 +50,7 @@
 mod config;
 pub mod encode;
 mod endpoint;
+pub mod gzip;
 mod idle;
 mod runtime;
 mod sd;
