@@ -164,7 +164,8 @@ fn main() {
     plugin.stop();
 }
 
-/// One `GET /metrics` on a keep-alive connection; the body's size.
+/// One `GET /metrics` on a keep-alive connection; the body's size. Reads a
+/// `Content-Length` or a chunked body.
 fn scrape(conn: &mut BufReader<TcpStream>, gzip: bool) -> usize {
     let extra = if gzip {
         "Accept-Encoding: gzip\r\n"
@@ -177,6 +178,7 @@ fn scrape(conn: &mut BufReader<TcpStream>, gzip: bool) -> usize {
     )
     .unwrap();
     let mut length = None;
+    let mut chunked = false;
     let mut line = String::new();
     loop {
         line.clear();
@@ -184,13 +186,29 @@ fn scrape(conn: &mut BufReader<TcpStream>, gzip: bool) -> usize {
         if line == "\r\n" || line.is_empty() {
             break;
         }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
             length = Some(v.trim().parse::<usize>().unwrap());
         }
+        chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
     }
-    let mut body = vec![0u8; length.expect("a content length")];
-    conn.read_exact(&mut body).unwrap();
-    body.len()
+    if !chunked {
+        let mut body = vec![0u8; length.expect("a content length or chunks")];
+        conn.read_exact(&mut body).unwrap();
+        return body.len();
+    }
+    let mut total = 0;
+    loop {
+        line.clear();
+        conn.read_line(&mut line).unwrap();
+        let size = usize::from_str_radix(line.trim(), 16).expect("a chunk size");
+        let mut chunk = vec![0u8; size + 2];
+        conn.read_exact(&mut chunk).unwrap();
+        if size == 0 {
+            return total;
+        }
+        total += size;
+    }
 }
 
 /// The process' threads and memory, from `/proc/self/status`.

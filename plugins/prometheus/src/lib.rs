@@ -129,7 +129,7 @@ impl Plugin for Prometheus {
         let listener = server::bind(port).map_err(|e| {
             SinkError::config(format!(
                 "[prom_http_sd] sd_port {port} cannot be used for service discovery: {e}{}",
-                in_use_hint(&e)
+                bind_hint(&e)
             ))
         })?;
         let discovery = Discovery {
@@ -214,7 +214,7 @@ impl Plugin for Prometheus {
         let listener = server::bind(port).map_err(|e| {
             SinkError::config(format!(
                 "cluster {cluster}: prometheus_port {port} cannot be listened on: {e}{}",
-                in_use_hint(&e)
+                bind_hint(&e)
             ))
         })?;
         let endpoint = Endpoint {
@@ -333,9 +333,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn in_use_hint(e: &std::io::Error) -> &'static str {
+/// What to do about a port that cannot be listened on, when the cause is known.
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    /// EMFILE ("Too many open files") on Linux, the BSDs and macOS alike.
+    const EMFILE: i32 = 24;
     if e.kind() == std::io::ErrorKind::AddrInUse {
         " (another program, or another idic, listens there: stop it or choose another port)"
+    } else if e.raw_os_error() == Some(EMFILE) {
+        " (idic has as many files open as it may: raise its limit, `LimitNOFILE=` in its \
+         systemd unit or `ulimit -n`; each cluster needs about three)"
     } else {
         ""
     }
@@ -394,6 +400,16 @@ mod tests {
                     .is_ok_and(|name| name.trim_end() == "prom-http")
             })
             .count()
+    }
+
+    #[test]
+    fn bind_errors_say_what_to_do_when_the_cause_is_known() {
+        let in_use = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        assert!(bind_hint(&in_use).contains("choose another port"));
+        let too_many = std::io::Error::from_raw_os_error(24);
+        assert!(bind_hint(&too_many).contains("LimitNOFILE"));
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(bind_hint(&other), "");
     }
 
     #[test]
