@@ -66,6 +66,7 @@ pub trait Handler: Send + Sync + 'static {
 /// socket and every client connection.
 pub struct Service {
     addr: SocketAddr,
+    name: String,
     running: Mutex<Option<Running>>,
 }
 
@@ -144,6 +145,7 @@ impl Service {
             .spawn(accept_loop(listener, shared, stopped, done_tx));
         Ok(Service {
             addr,
+            name: name.to_string(),
             running: Mutex::new(Some(Running {
                 stop,
                 done,
@@ -172,7 +174,8 @@ impl Service {
         let _ = r.stop.send(true);
         if let Err(RecvTimeoutError::Timeout) = r.done.recv_timeout(STOP_WAIT) {
             log::error!(
-                "port {} still had connections {} s after being stopped",
+                "{} port {} still had connections {} s after being stopped",
+                self.name,
                 self.addr.port(),
                 STOP_WAIT.as_secs()
             );
