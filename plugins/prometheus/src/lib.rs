@@ -69,7 +69,6 @@ use idic_plugin_api::{export_plugin, OpenContext, Plugin, Point, Sink, SinkError
 pub use config::{Config, SdConfig};
 use endpoint::{Credentials, Endpoint};
 use runtime::Runtime;
-pub use runtime::{RENDER_THREADS, WORKER_THREADS};
 use sd::{Discovery, Ports};
 use server::Service;
 use store::Store;
@@ -446,7 +445,7 @@ mod tests {
             );
         }
         assert!(
-            runtime_threads() <= WORKER_THREADS + RENDER_THREADS,
+            runtime_threads() <= runtime::WORKER_THREADS + runtime::RENDER_THREADS,
             "{} threads",
             runtime_threads()
         );
