@@ -1,5 +1,6 @@
 //! Rendering `/metrics` from a store holding 100 000 series (and writing one
-//! collection cycle of them), the work behind every scrape and every write.
+//! collection cycle of them), and gzipping that body: the work behind every
+//! scrape and every write.
 //!
 //! `cargo bench -p idic-prometheus --bench render`
 
@@ -30,6 +31,9 @@ fn render(c: &mut Criterion) {
     group.bench_function("render_openmetrics_100k_series", |b| {
         b.iter(|| store.render(Format::OpenMetrics, now))
     });
+    group.bench_function("gzip_text_100k_series", |b| {
+        b.iter(|| prometheus::gzip::compress(body.as_bytes()).unwrap())
+    });
     group.finish();
 
     let batch = common::batch(nodes, 1_700_000_060, 1);
@@ -40,7 +44,11 @@ fn render(c: &mut Criterion) {
         b.iter(|| store.write(&batch, now))
     });
     group.finish();
-    eprintln!("body: {} bytes for {SERIES} series", body.len());
+    eprintln!(
+        "body: {} bytes for {SERIES} series, {} gzipped",
+        body.len(),
+        prometheus::gzip::compress(body.as_bytes()).unwrap().len()
+    );
 }
 
 criterion_group!(benches, render);

@@ -3,7 +3,10 @@
 //! and write latencies. Loopback only; bounded in count and time.
 //!
 //! `cargo run --release -p idic-prometheus --example scrapers [series] [scrapers] [scrapes each]`
+//! (`GZIP=1`: ask for gzip, as Prometheus does; the time is until the last
+//! compressed byte arrives, and every body is unpacked and checked afterwards)
 
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -30,6 +33,7 @@ fn main() {
     let scrapers = args.get(1).copied().unwrap_or(10);
     let scrapes = args.get(2).copied().unwrap_or(20);
     let nodes = common::nodes_for(series);
+    let gzip = std::env::var_os("GZIP").is_some();
 
     let ctx = OpenContext {
         plugin_name: "prometheus".into(),
@@ -95,14 +99,19 @@ fn main() {
                 let mut bytes = 0;
                 for _ in 0..scrapes {
                     let t = Instant::now();
-                    let got = agent
-                        .get(&url)
+                    let mut request = agent.get(&url);
+                    if gzip {
+                        request = request.header("Accept-Encoding", "gzip");
+                    }
+                    let got = request
                         .call()
                         .and_then(|mut r| r.body_mut().with_config().limit(u64::MAX).read_to_vec());
+                    let elapsed = t.elapsed();
+                    let got = got.map(|body| if gzip { gunzip(&body) } else { body });
                     match got {
                         Ok(body) if body.ends_with(b"\n") => {
                             bytes = body.len();
-                            times.push(t.elapsed());
+                            times.push(elapsed);
                         }
                         Ok(body) => errors.push(format!("truncated body of {} bytes", body.len())),
                         Err(e) => errors.push(e.to_string()),
@@ -130,8 +139,9 @@ fn main() {
     writes.sort();
     let pct = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "{series} series, body {:.1} MB, {scrapers} scrapers x {scrapes} scrapes in {wall:.2?}",
-        bytes as f64 / 1e6
+        "{series} series, body {:.1} MB{}, {scrapers} scrapers x {scrapes} scrapes in {wall:.2?}",
+        bytes as f64 / 1e6,
+        if gzip { " (sent gzipped)" } else { "" }
     );
     println!("errors: {}", errors.len());
     for e in errors.iter().take(5) {
@@ -161,5 +171,15 @@ fn main() {
     }
     if !errors.is_empty() {
         std::process::exit(1);
+    }
+}
+
+/// The unpacked body, or nothing when it is not whole gzip (then counted as
+/// truncated).
+fn gunzip(packed: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match flate2::read::GzDecoder::new(packed).read_to_end(&mut out) {
+        Ok(_) => out,
+        Err(_) => Vec::new(),
     }
 }

@@ -5,9 +5,10 @@
 //! discovery endpoint listing those ports.
 //!
 //! This file is glue: read the settings (`config`), keep the samples (`store`,
-//! named and rendered by `encode`), serve them (`server` on top of `http` and
-//! `tls`) and serve discovery (`sd`). A write only updates the store; scrapes
-//! render from it on their own threads, so neither waits long for the other.
+//! named and rendered by `encode`, compressed by `gzip`), answer requests (`endpoint`, `sd`) on
+//! listeners (`server`, with `tls` and `idle`) that all run on the plugin's own
+//! small runtime (`runtime`). A write only updates the store; scrapes render
+//! from it on the runtime's threads, so neither waits long for the other.
 //!
 //! # Example
 //!
@@ -48,7 +49,10 @@
 
 mod config;
 pub mod encode;
-mod http;
+mod endpoint;
+pub mod gzip;
+mod idle;
+mod runtime;
 mod sd;
 mod server;
 pub mod store;
@@ -63,16 +67,20 @@ use std::time::Instant;
 use idic_plugin_api::{export_plugin, OpenContext, Plugin, Point, Sink, SinkError, StartContext};
 
 pub use config::{Config, SdConfig};
-use http::Service;
-use sd::Ports;
-use server::{Credentials, Endpoint};
+use endpoint::{Credentials, Endpoint};
+use runtime::Runtime;
+use sd::{Discovery, Ports};
+use server::Service;
 use store::Store;
 
-/// The plugin: the discovery listener and the registry of open cluster
-/// listeners, for the whole process.
+/// The plugin: its runtime, the discovery listener and the registry of open
+/// cluster listeners, for the whole process.
 #[derive(Default)]
 pub struct Prometheus {
     shared: Arc<Shared>,
+    /// Started by `start` (or the first `open`), let go by `stop`; every
+    /// listener holds it too, so it stops with the last of them.
+    runtime: Mutex<Option<Arc<Runtime>>>,
     discovery: Mutex<Option<Service>>,
 }
 
@@ -107,6 +115,7 @@ impl Plugin for Prometheus {
         }
         let configured = config::cluster_ports(ctx.clusters.iter().map(|c| c.as_str()));
         lock(&self.shared.ports).configured = configured;
+        let runtime = self.runtime()?;
         if !sd.enabled {
             return Ok(());
         }
@@ -116,13 +125,17 @@ impl Plugin for Prometheus {
         } else {
             sd.listen_addr.clone()
         };
-        let listener = http::bind(port).map_err(|e| {
+        let listener = server::bind(port).map_err(|e| {
             SinkError::config(format!(
                 "[prom_http_sd] sd_port {port} cannot be used for service discovery: {e}{}",
-                in_use_hint(&e)
+                bind_hint(&e)
             ))
         })?;
-        let service = sd::serve(listener, host.clone(), Arc::clone(&self.shared.ports))
+        let discovery = Discovery {
+            host: host.clone(),
+            ports: Arc::clone(&self.shared.ports),
+        };
+        let service = Service::start(runtime, listener, None, "http_sd", discovery)
             .map_err(|e| SinkError::config(format!("[prom_http_sd] sd_port {port}: {e}")))?;
         let targets: Vec<String> = lock(&self.shared.ports)
             .all()
@@ -143,6 +156,8 @@ impl Plugin for Prometheus {
             service.stop();
             log::info!("http_sd stopped");
         }
+        // The host closed every sink first: this ends the runtime's threads.
+        lock(&self.runtime).take();
     }
 
     fn open(&self, ctx: &OpenContext) -> Result<PrometheusSink, SinkError> {
@@ -181,6 +196,7 @@ impl Plugin for Prometheus {
             None
         };
         let store = Arc::new(Store::new(cluster, config.instance_label(), &ctx.stats));
+        let runtime = self.runtime()?;
 
         let mut listeners = lock(&self.shared.listeners);
         if let Some((holder, old)) = listeners.get(&port) {
@@ -194,10 +210,10 @@ impl Plugin for Prometheus {
             // its old listener gives way.
             old.stop();
         }
-        let listener = http::bind(port).map_err(|e| {
+        let listener = server::bind(port).map_err(|e| {
             SinkError::config(format!(
                 "cluster {cluster}: prometheus_port {port} cannot be listened on: {e}{}",
-                in_use_hint(&e)
+                bind_hint(&e)
             ))
         })?;
         let endpoint = Endpoint {
@@ -205,11 +221,13 @@ impl Plugin for Prometheus {
             store: Arc::clone(&store),
             auth,
         };
-        let service = server::serve(listener, tls.clone(), endpoint).map_err(|e| {
-            SinkError::retryable(format!(
-                "cluster {cluster}: cannot start the /metrics listener: {e}"
-            ))
-        })?;
+        let name = format!("cluster={cluster}");
+        let service =
+            Service::start(runtime, listener, tls.clone(), &name, endpoint).map_err(|e| {
+                SinkError::retryable(format!(
+                    "cluster {cluster}: cannot start the /metrics listener: {e}"
+                ))
+            })?;
         let service = Arc::new(service);
         let port = service.local_addr().port();
         listeners.insert(port, (cluster.to_string(), Arc::clone(&service)));
@@ -234,6 +252,20 @@ impl Prometheus {
     /// The address of the service-discovery listener, while it runs.
     pub fn discovery_addr(&self) -> Option<SocketAddr> {
         lock(&self.discovery).as_ref().map(Service::local_addr)
+    }
+
+    /// The running runtime, started here when neither `start` nor an earlier
+    /// `open` did.
+    fn runtime(&self) -> Result<Arc<Runtime>, SinkError> {
+        let mut slot = lock(&self.runtime);
+        if let Some(rt) = slot.as_ref() {
+            return Ok(Arc::clone(rt));
+        }
+        let rt = Runtime::start("prom-http").map(Arc::new).map_err(|e| {
+            SinkError::retryable(format!("cannot start the prometheus plugin's threads: {e}"))
+        })?;
+        *slot = Some(Arc::clone(&rt));
+        Ok(rt)
     }
 }
 
@@ -300,10 +332,135 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn in_use_hint(e: &std::io::Error) -> &'static str {
+/// What to do about a port that cannot be listened on, when the cause is known.
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    /// EMFILE ("Too many open files") on Linux, the BSDs and macOS alike.
+    const EMFILE: i32 = 24;
     if e.kind() == std::io::ErrorKind::AddrInUse {
         " (another program, or another idic, listens there: stop it or choose another port)"
+    } else if e.raw_os_error() == Some(EMFILE) {
+        " (idic has as many files open as it may: raise its limit, `LimitNOFILE=` in its \
+         systemd unit or `ulimit -n`; each cluster needs about three)"
     } else {
         ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
+    use idic_plugin_api::{Field, HostServices, LogLevel, Row, Tag, Value};
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
+    extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> {
+        RResult::ROk(v.into())
+    }
+
+    fn open_ctx(cluster: &str) -> OpenContext {
+        OpenContext {
+            plugin_name: "prometheus".into(),
+            cluster: cluster.into(),
+            onefs_version: "9.11.0.0".into(),
+            plugin_config: "".into(),
+            cluster_config: "prometheus_port = 0\n".into(),
+            global_config: "".into(),
+            stats: Default::default(),
+            host: HostServices {
+                log,
+                max_level: LogLevel::Error,
+                resolve_secret: secret,
+            },
+            extra: "{}".into(),
+        }
+    }
+
+    fn start_ctx() -> StartContext {
+        StartContext {
+            plugin_name: "prometheus".into(),
+            config: "".into(),
+            plugin_config: "".into(),
+            clusters: Default::default(),
+            host: open_ctx("").host,
+            extra: "{}".into(),
+        }
+    }
+
+    /// The threads of the plugin's runtime (the only one named so in this test
+    /// binary).
+    fn runtime_threads() -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|name| name.trim_end() == "prom-http")
+            })
+            .count()
+    }
+
+    #[test]
+    fn bind_errors_say_what_to_do_when_the_cause_is_known() {
+        let in_use = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        assert!(bind_hint(&in_use).contains("choose another port"));
+        let too_many = std::io::Error::from_raw_os_error(24);
+        assert!(bind_hint(&too_many).contains("LimitNOFILE"));
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(bind_hint(&other), "");
+    }
+
+    #[test]
+    fn many_endpoints_share_two_workers_and_stop_ends_the_threads() {
+        let plugin = Prometheus::default();
+        plugin.start(&start_ctx()).unwrap();
+        let mut sinks: Vec<PrometheusSink> = (0..200)
+            .map(|i| plugin.open(&open_ctx(&format!("c{i}"))).unwrap())
+            .collect();
+        for (i, sink) in sinks.iter_mut().enumerate() {
+            sink.write(&[Point {
+                measurement: "cluster.cpu.idle.avg".into(),
+                time: 1_700_000_000,
+                rows: vec![Row {
+                    tags: vec![Tag::new("cluster", &format!("c{i}"))].into(),
+                    fields: vec![Field::new("value", Value::Float(i as f64))].into(),
+                }]
+                .into(),
+            }])
+            .unwrap();
+        }
+        // Every endpoint answers, several connections open at once.
+        let mut open: Vec<TcpStream> = sinks
+            .iter()
+            .map(|s| TcpStream::connect(("127.0.0.1", s.local_addr().port())).unwrap())
+            .collect();
+        for (i, conn) in open.iter_mut().enumerate() {
+            conn.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+            let mut answer = String::new();
+            conn.read_to_string(&mut answer).unwrap();
+            assert!(
+                answer.ends_with(&format!("{{cluster=\"c{i}\"}} {i} 1700000000000\n")),
+                "{answer}"
+            );
+        }
+        assert!(
+            runtime_threads() <= runtime::WORKER_THREADS + runtime::RENDER_THREADS,
+            "{} threads",
+            runtime_threads()
+        );
+        for mut sink in sinks {
+            sink.close().unwrap();
+        }
+        plugin.stop();
+        // Joined threads can linger in /proc a moment: wait for the count to
+        // reach zero (bounded, so a failure cannot hang).
+        for _ in 0..1000 {
+            if runtime_threads() == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(runtime_threads(), 0);
     }
 }

@@ -11,9 +11,11 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 
-use tiny_http::{Header, Method, Response};
+use hyper::http::request::Parts;
+use hyper::{Method, StatusCode};
 
-use crate::http::{self, Service};
+use crate::endpoint::{not_allowed, reply};
+use crate::server::{Handler, Reply};
 
 /// The label every discovered target carries, as gostats sets it.
 pub const JOB_LABEL: (&str, &str) = ("__meta_prometheus_job", "isilon_stats");
@@ -81,30 +83,23 @@ pub fn external_address() -> String {
     }
 }
 
-/// Serves discovery for `host` on `listener`, listing `ports` as they are when
-/// each request comes.
-pub fn serve(
-    listener: std::net::TcpListener,
-    host: String,
-    ports: Arc<Mutex<Ports>>,
-) -> std::io::Result<Service> {
-    http::start(
-        listener,
-        None,
-        "http_sd",
-        Arc::new(move |rq| {
-            let response = if matches!(rq.method(), Method::Get | Method::Head) {
-                let list = ports.lock().unwrap_or_else(|e| e.into_inner()).all();
-                Response::from_string(body(&host, &list)).with_header(
-                    Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
-                        .expect("static header is valid"),
-                )
-            } else {
-                Response::from_string("method not allowed: use GET\n").with_status_code(405)
-            };
-            let _ = rq.respond(response);
-        }),
-    )
+/// The discovery endpoint: answers every GET, whatever the path (as gostats
+/// does), with the ports as they are when the request comes.
+pub struct Discovery {
+    /// The host name or address written into the targets.
+    pub host: String,
+    /// The ports to list.
+    pub ports: Arc<Mutex<Ports>>,
+}
+
+impl Handler for Discovery {
+    async fn handle(&self, rq: Parts) -> Reply {
+        if rq.method != Method::GET && rq.method != Method::HEAD {
+            return not_allowed();
+        }
+        let list = self.ports.lock().unwrap_or_else(|e| e.into_inner()).all();
+        reply(StatusCode::OK, "application/json", body(&self.host, &list))
+    }
 }
 
 #[cfg(test)]

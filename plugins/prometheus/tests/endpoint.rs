@@ -69,6 +69,67 @@ fn openmetrics_is_served_when_the_scraper_asks_for_it() {
 }
 
 #[test]
+fn metrics_are_gzipped_when_the_scraper_accepts_it() {
+    use std::io::Read;
+    let mut sink = Prometheus::default()
+        .open(&ctx(
+            "c1",
+            "",
+            ANY_PORT,
+            vec![stat("node.load.1min", "Load", 3600)],
+        ))
+        .unwrap();
+    let rows: Vec<(String, f64)> = (0..300).map(|n| (n.to_string(), f64::from(n))).collect();
+    let tags: Vec<[(&str, &str); 2]> = rows
+        .iter()
+        .map(|(n, _)| [("cluster", "c1"), ("node", n.as_str())])
+        .collect();
+    let values: Vec<[(&str, f64); 1]> = rows.iter().map(|(_, v)| [("value", *v)]).collect();
+    let spec: Vec<RowSpec<'_>> = tags
+        .iter()
+        .zip(&values)
+        .map(|(t, v)| (&t[..], &v[..]))
+        .collect();
+    sink.write(&[point("node.load.1min", 1_700_000_000, &spec)])
+        .unwrap();
+    let port = sink.local_addr().port();
+    let plain = get(port, "/metrics");
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+
+    // What Prometheus sends.
+    let raw = raw_request(port, "GET", "/metrics", &["Accept-Encoding: gzip"]);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = parse(&format!("{}", String::from_utf8_lossy(&raw[..split])));
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        head.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let packed = &raw[split..];
+    assert_eq!(
+        head.header("content-length"),
+        Some(packed.len().to_string().as_str())
+    );
+    assert!(
+        packed.len() * 4 < plain.body.len(),
+        "{} bytes",
+        packed.len()
+    );
+    let mut unpacked = String::new();
+    flate2::read::GzDecoder::new(packed)
+        .read_to_string(&mut unpacked)
+        .unwrap();
+    assert_eq!(unpacked, plain.body);
+
+    // Refused with q=0: plain text.
+    let refused = request(port, "GET", "/metrics", &["Accept-Encoding: gzip;q=0"]);
+    assert_eq!(refused.header("content-encoding"), None);
+    assert_eq!(refused.body, plain.body);
+}
+
+#[test]
 fn landing_page_links_to_metrics_and_other_paths_are_404() {
     let sink = Prometheus::default()
         .open(&ctx("c1", "", ANY_PORT, vec![]))

@@ -141,6 +141,11 @@ impl Answer {
 /// Sends one HTTP/1.1 request with the given extra header lines over plain TCP
 /// and reads the answer (the connection is closed after it).
 pub fn request(port: u16, method: &str, path: &str, headers: &[&str]) -> Answer {
+    parse(&String::from_utf8(raw_request(port, method, path, headers)).unwrap())
+}
+
+/// Like [`request`], but the answer's bytes as they came.
+pub fn raw_request(port: u16, method: &str, path: &str, headers: &[&str]) -> Vec<u8> {
     let mut s = TcpStream::connect(local(port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut text = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
@@ -152,7 +157,7 @@ pub fn request(port: u16, method: &str, path: &str, headers: &[&str]) -> Answer 
     s.write_all(text.as_bytes()).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    parse(&String::from_utf8(raw).unwrap())
+    raw
 }
 
 /// `GET path` over plain HTTP.

@@ -14,7 +14,7 @@ mod tls;
 mod sd;
 // The full /metrics body for fixed OneFS-shaped input, against tests/golden/.
 mod golden;
-// Ten scrapers at once while writes go on.
+// Ten scrapers at once while writes go on; a stalled reader holding up no one.
 mod concurrency;
 // The README keeps its skeleton and its config blocks match idic.toml.example.
 mod readme;
