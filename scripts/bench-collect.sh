@@ -199,7 +199,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # One collector's figures over the window: NAME PID LOG C0 C1 ELAPSED THREADSFILE;
-# sets the globals f_cpu f_pct f_rss f_hwm f_thr f_thrmax f_err
+# sets the globals f_cpu f_pct f_rss f_hwm f_thr f_thrmax f_err f_warn
 measure() {
     local pid=$2 log=$3 c0=$4 c1=$5 elapsed=$6
     f_cpu=$(awk -v a="$c0" -v b="$c1" -v h="$hz" 'BEGIN {printf "%.2f", (b - a) / h}')
@@ -209,10 +209,12 @@ measure() {
     f_thr=$(status_kb "$pid" Threads)
     f_thrmax=$(cat "$7")
     [ "$f_thr" -gt "$f_thrmax" ] && f_thrmax=$f_thr
-    f_err=$(errors <"$log")
+    f_err=$(level_count ERROR <"$log")
+    f_warn=$(level_count 'WARN(ING)?' <"$log")
 }
-# error lines of a log on stdin: idic's "ERROR" level, gostats' "level=ERROR"
-errors() { grep -c -E '(^|[^A-Za-z])ERROR([^A-Za-z]|$)' || true; }
+# lines of a log on stdin at LEVEL: idic writes "ERROR"/"WARN", gostats
+# "level=ERROR"/"level=WARN"
+level_count() { grep -c -E "(^|[^A-Za-z])$1([^A-Za-z]|\$)" || true; }
 # series in the InfluxDB at 127.0.0.1:PORT (the curl runs under PREFIX...)
 series() {
     local port=$1
@@ -244,7 +246,7 @@ if [ -z "$gostats" ]; then
     unreachable=$((refusing + hanging))
     if [ "$unreachable" -gt 0 ]; then
         say "holding $refusing refusing and $hanging hanging ports"
-        helper hold-ports --refusing "$refusing" --hanging "$hanging" >"$work/ports" &
+        python3 "$repo/scripts/bench-sim.py" hold-ports --refusing "$refusing" --hanging "$hanging" >"$work/ports" &
         pids+=($!)
         until grep -qx ready "$work/ports" 2>/dev/null; do
             kill -0 "${pids[-1]}" 2>/dev/null || die "hold-ports failed"
@@ -288,9 +290,9 @@ if [ -z "$gostats" ]; then
     measure idic "$idic_pid" "$work/idic.log" "$c0" "$c1" "$elapsed" "$work/threads"
     sim_pct=$(awk -v a="$s0" -v b="$s1" -v h="$hz" -v s="$elapsed" 'BEGIN {printf "%.1f", (b - a) / h / s * 100}')
     healthy_err=0
-    if [ "$unreachable" -gt 0 ] && [ "$f_err" -gt 0 ]; then
+    if [ "$unreachable" -gt 0 ]; then
         # a healthy cluster is named by its name or its address
-        healthy_err=$(grep -E '(^|[^A-Za-z])ERROR([^A-Za-z]|$)' "$work/idic.log" |
+        healthy_err=$(grep -E '(^|[^A-Za-z])(ERROR|WARN)' "$work/idic.log" |
             grep -ciwF -f <(awk '{print $1; print $2 ":" $3}' "$work/clusters") || true)
     fi
 
@@ -299,9 +301,9 @@ if [ -z "$gostats" ]; then
     echo "idic memory: RSS $(mib "$f_rss") MiB, peak (VmHWM) $(mib "$f_hwm") MiB"
     echo "idic threads: $f_thr now, $f_thrmax most seen"
     if [ "$unreachable" -gt 0 ]; then
-        echo "idic errors logged: $f_err ($healthy_err naming a healthy cluster)"
+        echo "idic errors logged: $f_err, warnings $f_warn ($healthy_err of them naming a healthy cluster)"
     else
-        echo "idic errors logged: $f_err"
+        echo "idic errors logged: $f_err, warnings $f_warn"
     fi
     echo "onefs-sim CPU: $sim_pct% of one core"
     helper missed "$work/targets" --config "$work/idic.toml" --t0 "$t0" --t1 "$t1"
@@ -388,9 +390,9 @@ sleep "$seconds"
 t1=$(now) i1=$(ticks "${pid_of[idic]}") g1=$(ticks "${pid_of[gostats]}")
 elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
 measure idic "${pid_of[idic]}" "$work/idic/collector.log" "$i0" "$i1" "$elapsed" "$work/idic/threads"
-i_cpu=$f_cpu i_pct=$f_pct i_rss=$f_rss i_hwm=$f_hwm i_thr=$f_thr i_thrmax=$f_thrmax i_err=$f_err
+i_cpu=$f_cpu i_pct=$f_pct i_rss=$f_rss i_hwm=$f_hwm i_thr=$f_thr i_thrmax=$f_thrmax i_err=$f_err i_warn=$f_warn
 measure gostats "${pid_of[gostats]}" "$work/gostats/collector.log" "$g0" "$g1" "$elapsed" "$work/gostats/threads"
-g_cpu=$f_cpu g_pct=$f_pct g_rss=$f_rss g_hwm=$f_hwm g_thr=$f_thr g_thrmax=$f_thrmax g_err=$f_err
+g_cpu=$f_cpu g_pct=$f_pct g_rss=$f_rss g_hwm=$f_hwm g_thr=$f_thr g_thrmax=$f_thrmax g_err=$f_err g_warn=$f_warn
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
 
 echo "load: $clusters clusters x $nodes nodes each, sink $sink, interval $interval s, $elapsed s measured, both at once"
@@ -402,6 +404,7 @@ printf '%-22s %12s %12s %14s\n' "peak RSS (VmHWM) MiB" "$(mib "$i_hwm")" "$(mib 
 printf '%-22s %12s %12s %14s\n' "RSS MiB" "$(mib "$i_rss")" "$(mib "$g_rss")" "$(ratio "$i_rss" "$g_rss")"
 printf '%-22s %12s %12s %14s\n' "threads (most seen)" "$i_thrmax" "$g_thrmax" ""
 printf '%-22s %12s %12s %14s\n' "errors logged" "$i_err" "$g_err" ""
+printf '%-22s %12s %12s %14s\n' "warnings logged" "$i_warn" "$g_warn" ""
 for who in idic gostats; do
     nsenter "--net=${ns_of[$who]}" python3 "$repo/scripts/bench-sim.py" missed "$work/$who/targets" \
         --config "$work/bench.toml" --t0 "$t0" --t1 "$t1" --label "$who"
