@@ -224,6 +224,14 @@ series() {
 }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 now() { date +%s.%N; }
+# the last word on $rc: 2 = idic missed cycles, other = the check itself failed
+verdict() {
+    case $rc in
+    0) ;;
+    2) say "FAILED: idic missed cycles" ;;
+    *) say "FAILED: the missed-cycle check did not run (exit $rc)" ;;
+    esac
+}
 
 if [ -z "$gostats" ]; then
     # ---- idic alone: one onefs-sim process, clusters on free ports -----------
@@ -306,7 +314,8 @@ if [ -z "$gostats" ]; then
         echo "idic errors logged: $f_err, warnings $f_warn"
     fi
     echo "onefs-sim CPU: $sim_pct% of one core"
-    helper missed "$work/targets" --config "$work/idic.toml" --t0 "$t0" --t1 "$t1"
+    rc=0
+    helper missed "$work/targets" --config "$work/idic.toml" --t0 "$t0" --t1 "$t1" || rc=$?
     if [ "$sink" = prometheus ]; then
         p=$(head -n1 "$work/prom-ports")
         echo "prometheus: /metrics of $(head -n1 "$work/clusters" | cut -d' ' -f1) serves $(curl -s "http://127.0.0.1:$p/metrics" | grep -vc '^#' || true) samples"
@@ -314,7 +323,8 @@ if [ -z "$gostats" ]; then
     if [ "$sink" = influxdb ]; then
         echo "influxdb: $(series "$iport") series written"
     fi
-    exit 0
+    verdict
+    exit "$rc"
 fi
 
 # ---- side by side: gostats and idic at once, in two network namespaces ------
@@ -405,12 +415,16 @@ printf '%-22s %12s %12s %14s\n' "RSS MiB" "$(mib "$i_rss")" "$(mib "$g_rss")" "$
 printf '%-22s %12s %12s %14s\n' "threads (most seen)" "$i_thrmax" "$g_thrmax" ""
 printf '%-22s %12s %12s %14s\n' "errors logged" "$i_err" "$g_err" ""
 printf '%-22s %12s %12s %14s\n' "warnings logged" "$i_warn" "$g_warn" ""
-for who in idic gostats; do
-    nsenter "--net=${ns_of[$who]}" python3 "$repo/scripts/bench-sim.py" missed "$work/$who/targets" \
-        --config "$work/bench.toml" --t0 "$t0" --t1 "$t1" --label "$who"
-done
+rc=0 grc=0
+nsenter "--net=${ns_of[idic]}" python3 "$repo/scripts/bench-sim.py" missed "$work/idic/targets" \
+    --config "$work/bench.toml" --t0 "$t0" --t1 "$t1" --label idic || rc=$?
+nsenter "--net=${ns_of[gostats]}" python3 "$repo/scripts/bench-sim.py" missed "$work/gostats/targets" \
+    --config "$work/bench.toml" --t0 "$t0" --t1 "$t1" --label gostats || grc=$?
+[ "$grc" = 0 ] || [ "$grc" = 2 ] || rc=$grc
 if [ "$sink" = influxdb ]; then
     for who in idic gostats; do
         echo "$who: influxdb holds $(series 8086 nsenter "--net=${ns_of[$who]}") series"
     done
 fi
+verdict
+exit "$rc"

@@ -18,7 +18,7 @@ Subcommands (each prints plain text for the shell script; nothing is changed):
       Missed cycles: reads each cluster's request log (/sim/log), keeps the
       /statistics/current requests read in [t0, t1), and compares them with the
       schedule that FILE (an idic.toml) calls for, from the key metadata the
-      first cluster serves.
+      first cluster serves. Exit 2 when a cycle was missed.
 
 TARGETS is a file with one line per simulated cluster:
   CONTROL_HOST CONTROL_PORT CLUSTER_NAME CA_FILE
@@ -72,7 +72,7 @@ def main():
     elif a.cmd == "wait-polling":
         sys.exit(wait_polling(read_targets(a.targets), a.timeout))
     elif a.cmd == "missed":
-        missed(read_targets(a.targets), a.config, a.t0, a.t1, a.label)
+        sys.exit(missed(read_targets(a.targets), a.config, a.t0, a.t1, a.label))
 
 
 class Target:
@@ -255,8 +255,13 @@ def missed(targets, config_path, t0, t1, label):
     total_missed = total_slots = total_counted = total_sched_req = 0
     behind = []
     short_logs = []
+    # enough of each log to reach back before t0 (all requests, not only
+    # /statistics/current ones, land in it); the whole log when not
+    limit = int(requests_per_cluster * (time.time() - t0) / window * 1.5) + 64
     for t in targets:
-        log = sims.control(t, "log")["requests"]
+        log = sims.control(t, f"log?limit={limit}")["requests"]
+        if len(log) == limit and log[0]["at"] >= t0:
+            log = sims.control(t, "log")["requests"]
         if log and log[0]["at"] >= t0:
             short_logs.append(t.name)
         times = {i: [] for i in classes}
@@ -291,6 +296,7 @@ def missed(targets, config_path, t0, t1, label):
         more = f", and {len(behind) - 20} more" if len(behind) > 20 else ""
         line += f"; {len(behind)} clusters fell behind: {shown}{more}"
     print(prefix + line)
+    return 2 if total_missed else 0
 
 
 def slot_check(times, interval, t0, t1):
