@@ -119,7 +119,7 @@ request_log=$((seconds * 2 + 128))
 # waits until FILE has N "listening" lines (onefs-sim is up), or PID died
 wait_listening() {
     local file=$1 n=$2 pid=$3 i=0
-    until [ "$(grep -c '^listening' "$file" 2>/dev/null)" -ge "$n" ]; do
+    until [ "$(cat "$file" 2>/dev/null | grep -c '^listening')" -ge "$n" ]; do
         i=$((i + 1))
         if [ $i -gt 1200 ] || ! kill -0 "$pid" 2>/dev/null; then
             cat "$file" >&2
