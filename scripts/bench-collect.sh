@@ -284,6 +284,7 @@ if [ -z "$gostats" ]; then
     "$idic" -config-file "$work/idic.toml" --plugin-dir "$repo/dist/plugins" -loglevel WARNING 2>"$work/idic.log" &
     idic_pid=$!
     pids+=("$idic_pid")
+    say "idic is PID $idic_pid"
     sample_threads "$idic_pid" "$work/threads" &
     pids+=($!)
     started=$(now)
@@ -382,6 +383,7 @@ for who in idic gostats; do
     (cd "$work/$who" && exec "${ns[@]}" "${cmd[@]}" -logfile collector.log -loglevel WARNING >stdout.log 2>&1) &
     pid_of[$who]=$!
     pids+=($!)
+    say "$who is PID $!"
     sample_threads "$!" "$work/$who/threads" &
     pids+=($!)
 done

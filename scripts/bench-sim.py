@@ -255,6 +255,7 @@ def missed(targets, config_path, t0, t1, label):
     total_missed = total_slots = total_counted = total_sched_req = 0
     behind = []
     short_logs = []
+    deviations = []
     # enough of each log to reach back before t0 (all requests, not only
     # /statistics/current ones, land in it); the whole log when not
     limit = int(requests_per_cluster * (time.time() - t0) / window * 1.5) + 64
@@ -275,9 +276,10 @@ def missed(targets, config_path, t0, t1, label):
                 times.setdefault(min(ivals), []).append(e["at"])
         n_missed = n_slots = 0
         for i, ts in times.items():
-            slots, unfilled = slot_check(sorted(ts), i, t0, t1)
+            slots, unfilled, dev = slot_check(sorted(ts), i, classes.get(i, 1), t0, t1)
             n_slots += slots
             n_missed += unfilled
+            deviations.extend(dev)
             total_sched_req += slots * classes.get(i, 1)
         total_missed += n_missed
         total_slots += n_slots
@@ -290,6 +292,11 @@ def missed(targets, config_path, t0, t1, label):
     if short_logs:
         print(f"{prefix}WARNING: the request log of {len(short_logs)} clusters does not reach back to the "
               f"window's start ({short_logs[0]}...): raise onefs-sim --request-log; counts are low")
+    if deviations:
+        d = sorted(deviations)
+        pct = lambda q: d[min(len(d) - 1, int(q * len(d)))] * 1000
+        print(f"{prefix}cycle start jitter (from each cluster's own period): "
+              f"median {pct(0.5):.0f} ms, p99 {pct(0.99):.0f} ms, max {d[-1] * 1000:.0f} ms")
     line = f"missed cycles: {total_missed} of {total_slots}"
     if behind:
         shown = ", ".join(behind[:20])
@@ -299,36 +306,34 @@ def missed(targets, config_path, t0, t1, label):
     return 2 if total_missed else 0
 
 
-def slot_check(times, interval, t0, t1):
-    """(slots, unfilled) of one interval class of one cluster in [t0, t1).
+def slot_check(times, interval, per_cycle, t0, t1):
+    """(slots, missed, deviations) of one interval class of one cluster in
+    [t0, t1).
 
-    Requests less than half an interval apart are one cycle (a split cycle). The
+    Every per_cycle requests in a row are one cycle (a split cycle). The
     cluster's slots are its own phase (the median phase of all its cycles in the
-    request log, inside the window or not) plus whole intervals; a slot in the
-    window is filled when a cycle started within half an interval of it. So a
-    cycle that is merely late, or falls a few milliseconds either side of an
-    edge of the window, is not missed; one skipped, or late by half an interval
-    or more, is. Without any cycle, the window's whole intervals are all missed."""
-    starts = []
-    for t in times:
-        if not starts or t - last > interval / 2:
-            starts.append(t)
-        last = t
+    request log, inside the window or not) plus whole intervals. Missed: slots
+    in the window minus cycles that started from half an interval before the
+    first slot to half an interval after the last, so a cycle that falls a few
+    milliseconds either side of the window's edge counts once, and a late cycle
+    is still a cycle. Deviations: how far (seconds) each of those cycles
+    started from its nearest slot. Without any cycle, the window's whole
+    intervals are all missed."""
+    starts = times[::per_cycle]
     if not starts:
         n = int((t1 - t0) // interval)
-        return n, n
+        return n, n, []
     ref = starts[0]
     offsets = sorted((c - ref + interval / 2) % interval - interval / 2 for c in starts)
     phase = ref + offsets[len(offsets) // 2]
-    k = math.ceil((t0 - phase) / interval)
-    slots = unfilled = 0
-    while phase + k * interval < t1:
-        slot = phase + k * interval
-        slots += 1
-        if not any(abs(c - slot) < interval / 2 for c in starts):
-            unfilled += 1
-        k += 1
-    return slots, unfilled
+    first = phase + math.ceil((t0 - phase) / interval) * interval
+    slots = max(0, math.ceil((t1 - first) / interval))
+    if slots == 0:
+        return 0, 0, []
+    last_slot = first + (slots - 1) * interval
+    inside = [c for c in starts if first - interval / 2 <= c < last_slot + interval / 2]
+    deviations = [abs((c - phase + interval / 2) % interval - interval / 2) for c in inside]
+    return slots, max(0, slots - len(inside)), deviations
 
 
 def target_keys(target):
