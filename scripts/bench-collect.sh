@@ -10,7 +10,7 @@ repo=$PWD
 
 usage() {
     cat <<'EOF'
-Usage: scripts/bench-collect.sh [OPTIONS]
+Usage: scripts/bench-collect.sh [OPTIONS] [CLUSTERS [SECONDS]]
 
 Starts onefs-sim with simulated clusters, runs dist/idic against them with the
 example config's stat groups (idic.toml.example), waits until every healthy
@@ -39,6 +39,8 @@ Options:
                     simulator processes and influxd, the same config file
   --idic-only       ignore $GOSTATS
   -h, --help        this help
+CLUSTERS and SECONDS, as in the script's first version, are --clusters and
+--seconds.
 
 Environment:
   GOSTATS=PATH      as --gostats PATH
@@ -73,6 +75,7 @@ while [ $# -gt 0 ]; do
     --gostats) gostats=$2 && shift ;;
     --idic-only) gostats="" ;;
     -h | --help) usage && exit 0 ;;
+    [0-9]*) [ -z "$clusters" ] && clusters=$1 || seconds=$1 ;;
     *) usage >&2 && die "unknown option $1" ;;
     esac
     shift
