@@ -4,7 +4,7 @@
 #   make test             everything CI runs: fmt check, clippy -D warnings, all tests
 #                         (installs influxd/prometheus for the sink tests if missing)
 #   make run              the demo: simulated clusters -> idic -> jsonl sink, until Ctrl-C
-#   make bench            the standard benchmarks (docs/PERFORMANCE.md), about 6 min;
+#   make bench            the standard benchmarks (docs/PERFORMANCE.md), about 10 min;
 #                         GOSTATS=/path/to/gostats adds the side-by-side run
 #   make install PREFIX=/usr/local
 #   make clean

@@ -65,6 +65,10 @@ clusters="" nodes="" seconds=60 interval=5 sink="" refusing=0 hanging=0
 gostats=${GOSTATS:-}
 while [ $# -gt 0 ]; do
     case $1 in
+    --clusters | --nodes | --seconds | --interval | --sink | --refusing | --hanging | --gostats)
+        [ $# -ge 2 ] || die "$1 needs a value" ;;
+    esac
+    case $1 in
     --clusters) clusters=$2 && shift ;;
     --nodes) nodes=$2 && shift ;;
     --seconds) seconds=$2 && shift ;;
