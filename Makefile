@@ -4,6 +4,8 @@
 #   make test             everything CI runs: fmt check, clippy -D warnings, all tests
 #                         (installs influxd/prometheus for the sink tests if missing)
 #   make run              the demo: simulated clusters -> idic -> jsonl sink, until Ctrl-C
+#   make bench            the standard benchmarks (docs/PERFORMANCE.md), about 10 min;
+#                         GOSTATS=/path/to/gostats adds the side-by-side run
 #   make install PREFIX=/usr/local
 #   make clean
 
@@ -12,7 +14,7 @@ PREFIX  ?= /usr/local
 PLUGINS := discard jsonl influxdb influxdbv2 prometheus
 DIST    := dist
 
-.PHONY: all build dist test run install clean
+.PHONY: all build dist test run bench install clean
 
 all: dist
 
@@ -33,6 +35,22 @@ test:
 
 run: dist
 	sh scripts/demo.sh
+
+# Not part of `test`: minutes long, and its figures depend on the machine's load.
+# Runs every benchmark even when one fails, then fails if any did.
+bench: dist
+	@status=0; \
+	echo "== bench 1/3: 1000 clusters x 4 nodes, discard sink, every 5 s, 60 s"; \
+	scripts/bench-collect.sh --idic-only --clusters 1000 --sink discard --interval 5 --seconds 60 || status=1; \
+	echo "== bench 2/3: 3 healthy clusters beside 300 refusing and 300 hanging, 60 s"; \
+	scripts/bench-collect.sh --idic-only --clusters 3 --refusing 300 --hanging 300 --seconds 60 || status=1; \
+	if [ -n "$(GOSTATS)" ]; then \
+		echo "== bench 3/3: side by side with gostats $(GOSTATS): 20 clusters x 3 nodes, influxdb sink, 60 s"; \
+		scripts/bench-collect.sh --gostats "$(GOSTATS)" --seconds 60 || status=1; \
+	else \
+		echo "== bench 3/3: side by side with gostats SKIPPED: set GOSTATS=/path/to/gostats (docs/PERFORMANCE.md)"; \
+	fi; \
+	exit $$status
 
 install: dist
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/idic/plugins
