@@ -35,10 +35,6 @@ use crate::pool::Pools;
 /// How long a stopping configuration may spend delivering what is queued.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// The most sink calls at once `sink_workers` may ask for; the runtime's
-/// blocking-thread limit is set for it, so a reload can raise `sink_workers`.
-const MAX_SINK_WORKERS: usize = 64;
-
 /// How often the config file is checked for changes, and how long it must stay
 /// unchanged before a reload (editors write in several steps).
 const WATCH_PERIOD: Duration = Duration::from_secs(1);
@@ -59,7 +55,7 @@ pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     limits::raise_open_files(limits::files_needed(config.enabled_clusters().count()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .max_blocking_threads(Pools::threads(MAX_SINK_WORKERS))
+        .max_blocking_threads(Pools::threads(config.global.sink_workers))
         .enable_all()
         .thread_name("idic")
         .build()
