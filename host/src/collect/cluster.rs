@@ -155,6 +155,8 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
         &metas,
         &buckets,
     );
+    // The metadata is in the context now; a thousand clusters' copies add up.
+    drop(metas);
     let plugin = job.plugin.clone();
     let delivery = Delivery::start(
         deliver::Names {

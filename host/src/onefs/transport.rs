@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{HeaderMap, Request};
 use hyper_util::rt::TokioIo;
@@ -143,18 +143,28 @@ impl Transport {
         let sender = self.sender.as_mut().expect("connected before a round trip");
         sender.ready().await.map_err(broken)?;
         let answer = sender.send_request(request).await.map_err(broken)?;
-        let (parts, body) = answer.into_parts();
-        let body = Limited::new(body, MAX_BODY as usize)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<LengthLimitError>() {
-                    Failure::TooLarge
-                } else {
-                    Failure::Connection(format!("reading the answer: {e}"))
+        let (parts, mut body) = answer.into_parts();
+        // Each frame is copied into one buffer and freed at once: collecting the
+        // frames first would hold every 16 KiB chunk and then a copy of them all.
+        let expected = parts
+            .headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if expected.is_some_and(|n| n > MAX_BODY) {
+            return Err(Failure::TooLarge);
+        }
+        let mut buf = Vec::with_capacity(expected.unwrap_or(0) as usize);
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| Failure::Connection(format!("reading the answer: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                if (buf.len() + data.len()) as u64 > MAX_BODY {
+                    return Err(Failure::TooLarge);
                 }
-            })?
-            .to_bytes();
+                buf.extend_from_slice(&data);
+            }
+        }
+        let body = Bytes::from(buf);
         Ok(Response {
             status: parts.status.as_u16(),
             headers: parts.headers,
