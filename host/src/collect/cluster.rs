@@ -68,9 +68,14 @@ struct Timer {
     due: Instant,
 }
 
+/// Clusters start connecting spread over this long, each at its phase, so that a
+/// thousand TLS handshakes and metadata reads do not all happen at once.
+const START_SPREAD: Duration = Duration::from_secs(5);
+
 /// Runs one cluster until the task is dropped.
 pub async fn run(job: Job) {
     let label = job.label();
+    tokio::time::sleep(START_SPREAD.mul_f64(schedule::phase(&label))).await;
     let mut backoff = Backoff::new(FIRST_WAIT, job.max_backoff());
     let connected = loop {
         let attempt = match connect::client(&job.config, job.index, &job.tls, &job.pools.resolve) {

@@ -30,7 +30,7 @@ use super::MAX_BODY;
 use crate::pool::Pool;
 
 /// The read buffer of a connection, in bytes.
-const READ_BUFFER: usize = 16 * 1024;
+const READ_BUFFER: usize = 8 * 1024;
 
 /// Where and how to connect.
 pub struct Endpoint {
@@ -145,7 +145,7 @@ impl Transport {
         let answer = sender.send_request(request).await.map_err(broken)?;
         let (parts, mut body) = answer.into_parts();
         // Each frame is copied into one buffer and freed at once: collecting the
-        // frames first would hold every 16 KiB chunk and then a copy of them all.
+        // frames first would hold every 8 KiB chunk and then a copy of them all.
         let expected = parts
             .headers
             .get(hyper::header::CONTENT_LENGTH)
