@@ -1,6 +1,7 @@
 //! The process' own limits: the open-file limit, raised at start to the hard
 //! limit (as Go's runtime does), because a thousand clusters plus a thousand
-//! Prometheus listeners exceed the usual soft limit of 1,024.
+//! Prometheus listeners exceed the usual soft limit of 1,024; and transparent
+//! huge pages, turned off for idic, because they make a small heap look large.
 
 /// File descriptors idic may need: a connection per cluster, a listener per
 /// cluster for the Prometheus sink, and some to spare (logs, plugins, sinks).
@@ -21,6 +22,24 @@ pub fn raise_open_files(needed: u64) {
             }
         }
         Err(e) => log::warn!("cannot read or raise the open-file limit: {e}"),
+    }
+}
+
+/// Turns transparent huge pages off for this process. mimalloc asks for them on
+/// its arenas, and with THP in `madvise` mode (Debian's default) every touched
+/// 2 MiB region then counts whole in RSS: 20 clusters measured 37 MiB with them,
+/// 21 MiB without, at the same CPU.
+pub fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.
+        let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+        if r != 0 {
+            log::debug!(
+                "cannot turn transparent huge pages off: {}",
+                std::io::Error::last_os_error()
+            );
+        }
     }
 }
 

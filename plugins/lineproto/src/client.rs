@@ -1,4 +1,5 @@
-//! The HTTP side: one blocking client per sink that sends request bodies to
+//! The HTTP side: one blocking client per sink (sharing one connection pool per
+//! transport settings) that sends request bodies to
 //! InfluxDB's write endpoint and turns every answer into `Ok` or a classified
 //! [`Error`]. It does not retry (the host owns retries) and does not encode.
 //!
@@ -15,8 +16,10 @@
 //! least [`GZIP_MIN_BYTES`] long; a server answering 415 gets the body again
 //! uncompressed, and no more gzip from this client.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
@@ -27,6 +30,9 @@ use ureq::tls::TlsConfig;
 use ureq::Agent;
 
 use crate::error::{parse_rejection, server_message, Error, ErrorKind};
+
+/// A compressed-body buffer larger than this is freed after use.
+const KEEP_COMPRESSED: usize = 64 * 1024;
 
 /// Bodies shorter than this are sent uncompressed: gzip would not pay.
 pub const GZIP_MIN_BYTES: usize = 1024;
@@ -82,6 +88,48 @@ pub struct ClientConfig {
     pub gzip: bool,
     /// The `User-Agent` header, e.g. `idic-influxdb/0.1.0`.
     pub user_agent: String,
+}
+
+/// The buffers of an agent's connections. InfluxDB answers writes with a 204 or a
+/// short JSON error, and bodies are written in pieces: ureq's 128 KiB defaults
+/// cost a quarter of a megabyte per connection for nothing.
+const AGENT_BUFFER: usize = 16 * 1024;
+
+/// One agent (and so one connection pool and TLS setup) for every sink with the
+/// same transport settings: all clusters write to the same server, at most a few
+/// at a time, so they share a handful of connections instead of holding one
+/// each with its own buffers.
+fn shared_agent(config: &ClientConfig) -> Agent {
+    type Key = (Duration, bool, String);
+    static AGENTS: OnceLock<Mutex<HashMap<Key, Agent>>> = OnceLock::new();
+    let key = (
+        config.timeout,
+        config.skip_ssl_verify,
+        config.user_agent.clone(),
+    );
+    let mut agents = AGENTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    agents
+        .entry(key)
+        .or_insert_with(|| {
+            let tls = TlsConfig::builder()
+                .disable_verification(config.skip_ssl_verify)
+                .build();
+            Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_global(Some(config.timeout))
+                .timeout_connect(Some(config.timeout.min(Duration::from_secs(10))))
+                .user_agent(config.user_agent.as_str())
+                .tls_config(tls)
+                .input_buffer_size(AGENT_BUFFER)
+                .output_buffer_size(AGENT_BUFFER)
+                .build()
+                .into()
+        })
+        .clone()
 }
 
 /// A blocking HTTP client for one InfluxDB write destination.
@@ -148,18 +196,7 @@ impl fmt::Debug for Destination {
 impl Client {
     /// A client for `config`. Does no I/O.
     pub fn new(config: ClientConfig) -> Client {
-        let tls = TlsConfig::builder()
-            .disable_verification(config.skip_ssl_verify)
-            .build();
-        let agent: Agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(config.timeout))
-            .timeout_connect(Some(config.timeout.min(Duration::from_secs(10))))
-            .user_agent(config.user_agent.as_str())
-            .tls_config(tls)
-            .build()
-            .into();
+        let agent = shared_agent(&config);
         let base_url = config.base_url.trim_end_matches('/').to_string();
         let (write_url, authorization) = match &config.destination {
             Destination::V1 {
@@ -242,7 +279,11 @@ impl Client {
         if self.gzip && body.len() >= GZIP_MIN_BYTES {
             let compressed = self.compress(body);
             let result = self.post(&compressed, true);
-            self.compressed = compressed;
+            // Kept for the next body of this batch, unless it is large: sinks are
+            // idle between cycles.
+            if compressed.capacity() <= KEEP_COMPRESSED {
+                self.compressed = compressed;
+            }
             match result {
                 Err(Failure::Http(415, _)) => {
                     log::warn!(

@@ -90,6 +90,15 @@ impl Encoder {
         self.stats = Stats::default();
     }
 
+    /// Forgets the previous batch and frees its buffers: a sink writes once per
+    /// cycle, and a thousand sinks' idle buffers would add up to hundreds of
+    /// megabytes.
+    pub fn release(&mut self) {
+        self.bodies = Vec::new();
+        self.used = 0;
+        self.stats = Stats::default();
+    }
+
     /// Encodes every row of `point`.
     pub fn point(&mut self, point: &Point) {
         let name = escape::usable(&point.measurement);

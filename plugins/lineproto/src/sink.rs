@@ -87,7 +87,10 @@ impl LineSink {
                         .get_or_insert_with(Refused::default)
                         .add(&e, body.lines);
                 }
-                Err(e) => return Err(e.to_sink_error()),
+                Err(e) => {
+                    self.encoder.release();
+                    return Err(e.to_sink_error());
+                }
             }
         }
         log::debug!(
@@ -96,6 +99,7 @@ impl LineSink {
             stats.lines,
             self.encoder.bodies().len()
         );
+        self.encoder.release();
         match refused {
             None => Ok(()),
             Some(r) => Err(SinkError::permanent(
