@@ -70,7 +70,7 @@ struct Timer {
 
 /// Clusters start connecting spread over this long, each at its phase, so that a
 /// thousand TLS handshakes and metadata reads do not all happen at once.
-const START_SPREAD: Duration = Duration::from_secs(5);
+const START_SPREAD: Duration = Duration::from_secs(10);
 
 /// Runs one cluster until the task is dropped.
 pub async fn run(job: Job) {
