@@ -96,19 +96,37 @@ impl Format {
     }
 }
 
+/// The summary measurements whose rows gostats also exports with their time, as
+/// the gauge `<name>_time` (gostats keeps the row's `time` as a field; idic's
+/// points carry it as their timestamp only, since InfluxDB 1.x rejects a field
+/// named `time`).
+pub const TIMED_SUMMARIES: [&str; 3] = [
+    "node.summary.protocol",
+    "node.summary.client",
+    "node.summary.drive",
+];
+
+/// The field name of a summary row's time.
+pub const TIME_FIELD: &str = "time";
+
 /// Calls `emit(metric name, rendered labels, value)` for every exported sample of
-/// `point`. `instance` is `(label name, cluster name)` when `instance_label_name`
-/// is set. String fields are skipped (they still count as fields when deciding
-/// whether a row is multi-field, as in gostats).
+/// `point`, row by row (the samples of one row come one after another with the
+/// same labels). `instance` is `(label name, cluster name)` when
+/// `instance_label_name` is set. String fields are skipped (they still count as
+/// fields when deciding whether a row is multi-field, as in gostats). Rows of
+/// [`TIMED_SUMMARIES`] get one more field, [`TIME_FIELD`], holding the point's
+/// timestamp (Unix seconds) as gostats exports it.
 pub fn for_each_sample(
     point: &Point,
     instance: Option<(&str, &str)>,
     scratch: &mut Scratch,
     mut emit: impl FnMut(&str, &str, f64),
 ) {
+    let timed = TIMED_SUMMARIES.contains(&point.measurement.as_str());
     for row in point.rows.iter() {
         render_labels(row, instance, scratch);
-        let multi = row.fields.len() > 1;
+        let add_time = timed && !row.fields.iter().any(|f| f.key == TIME_FIELD);
+        let multi = row.fields.len() + usize::from(add_time) > 1;
         for field in row.fields.iter() {
             let key = field.key.as_str();
             if key == SKIPPED_FIELD {
@@ -120,6 +138,11 @@ pub fn for_each_sample(
             scratch.name.clear();
             push_metric_name(&mut scratch.name, &point.measurement, multi.then_some(key));
             emit(&scratch.name, &scratch.labels, value);
+        }
+        if add_time {
+            scratch.name.clear();
+            push_metric_name(&mut scratch.name, &point.measurement, Some(TIME_FIELD));
+            emit(&scratch.name, &scratch.labels, point.time as f64);
         }
     }
 }
@@ -444,9 +467,60 @@ mod tests {
     }
 
     #[test]
+    fn summary_rows_also_export_their_time_as_a_gauge() {
+        for kind in ["protocol", "client", "drive"] {
+            let key = format!("node.summary.{kind}");
+            let p = point(
+                &key,
+                vec![(
+                    vec![("cluster", "c1"), ("node", "2")],
+                    vec![("in", Value::Float(4.5)), ("out", Value::Float(6.0))],
+                )],
+            );
+            assert_eq!(
+                samples(&p, None),
+                [
+                    format!("isilon_stat_node_summary_{kind}_in{{cluster=\"c1\",node=\"2\"}} 4.5"),
+                    format!("isilon_stat_node_summary_{kind}_out{{cluster=\"c1\",node=\"2\"}} 6"),
+                    format!(
+                        "isilon_stat_node_summary_{kind}_time{{cluster=\"c1\",node=\"2\"}} 1700000000"
+                    ),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn the_time_field_makes_a_one_field_summary_row_multi_field() {
+        let p = point(
+            "node.summary.drive",
+            vec![(vec![("cluster", "c1")], vec![("busy", Value::Float(12.0))])],
+        );
+        assert_eq!(
+            samples(&p, None),
+            [
+                "isilon_stat_node_summary_drive_busy{cluster=\"c1\"} 12",
+                "isilon_stat_node_summary_drive_time{cluster=\"c1\"} 1700000000",
+            ]
+        );
+    }
+
+    #[test]
+    fn other_measurements_get_no_time_gauge() {
+        let p = point(
+            "node.summary.other",
+            vec![(vec![("cluster", "c1")], vec![("busy", Value::Float(12.0))])],
+        );
+        assert_eq!(
+            samples(&p, None),
+            ["isilon_stat_node_summary_other{cluster=\"c1\"} 12"]
+        );
+    }
+
+    #[test]
     fn label_values_are_escaped_and_empty_ones_left_out() {
         let p = point(
-            "node.summary.client",
+            "node.clientstats.users",
             vec![(
                 vec![
                     ("cluster", "c1"),
@@ -458,7 +532,7 @@ mod tests {
         );
         assert_eq!(
             samples(&p, None),
-            ["isilon_stat_node_summary_client{cluster=\"c1\",user_name=\"DOM\\\\a \\\"b\\\"\\nc\"} 1"]
+            ["isilon_stat_node_clientstats_users{cluster=\"c1\",user_name=\"DOM\\\\a \\\"b\\\"\\nc\"} 1"]
         );
     }
 
