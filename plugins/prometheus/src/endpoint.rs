@@ -7,6 +7,7 @@
 //! milliseconds: it runs on the runtime's blocking threads, so the worker
 //! threads keep serving every other connection meanwhile.
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -129,20 +130,33 @@ impl Endpoint {
     }
 }
 
-/// The body of every sample of `store` live at `now`, gzipped when `gzip`.
+/// The body of every sample of `store` live at `now`, gzipped when `gzip`. The
+/// store's lock is held only while its live samples are copied; a gzipped body
+/// is compressed piece by piece as it is rendered, so its text never exists
+/// whole.
 fn render(store: &Store, format: Format, gzip: bool, now: Instant) -> std::io::Result<Rendered> {
-    let (text, samples) = store.render(format, now);
-    let text_len = text.len();
-    let body = if gzip {
-        crate::gzip::compress(text.as_bytes())?
+    let snapshot = store.snapshot(now);
+    if gzip {
+        let mut encoder = crate::gzip::encoder(snapshot.size_hint() / 8 + 64);
+        let mut text_len = 0;
+        let samples = snapshot.render_in_pieces(format, |piece| {
+            text_len += piece.len();
+            encoder.write_all(piece.as_bytes())
+        })?;
+        Ok(Rendered {
+            body: encoder.finish()?,
+            samples,
+            text_len,
+        })
     } else {
-        text.into_bytes()
-    };
-    Ok(Rendered {
-        body,
-        samples,
-        text_len,
-    })
+        let mut text = String::new();
+        let samples = snapshot.render(format, &mut text);
+        Ok(Rendered {
+            text_len: text.len(),
+            body: text.into_bytes(),
+            samples,
+        })
+    }
 }
 
 /// Whether an `Accept-Encoding` header accepts gzip: `gzip` (or `x-gzip`, or

@@ -1,22 +1,32 @@
 //! One cluster's latest samples, shared by the sink (which writes) and its
-//! listener (which renders scrapes).
+//! listener (which renders scrapes), kept compact.
 //!
-//! A write turns its batch into (name, labels, value) triples before taking the
-//! lock, then updates the map under the write lock; a scrape renders under the
-//! read lock, so several scrapes run at once and a write waits at most one render.
-//! A sample is exposed until its key's update interval (at least 5 s) has passed
-//! since it *arrived* without a newer write of the same series; measuring from
-//! arrival, not from the cluster's timestamp, keeps a cluster whose clock is off
-//! from losing or keeping its samples. Expired samples are skipped by scrapes and
-//! removed by the next write (at most once a second).
+//! Memory: each series is a map entry of its label set and a 24-byte sample
+//! (value, Unix seconds, expiry in milliseconds). A label set is formatted once,
+//! when its series first appears, and interned: the fields of one row (a client
+//! summary row has fourteen) share one string, and metric names and HELP texts
+//! exist once per family. Nothing is formatted per sample on a write that only
+//! updates values.
+//!
+//! Locking: a write formats its batch (names, label sets, values) before taking
+//! the write lock, then only updates the map. A scrape holds the read lock just
+//! long enough to copy the live samples (reference-counted label sets, values,
+//! times: [`Snapshot`]) and renders from that copy without the lock, so a write
+//! waits at most for that copy and a scrape for one map update.
+//!
+//! Expiry: a sample is exposed until its key's update interval (at least 5 s)
+//! has passed since it *arrived* without a newer write of the same series;
+//! measuring from arrival, not from the cluster's timestamp, keeps a cluster
+//! whose clock is off from losing or keeping its samples. Expired samples are
+//! skipped by scrapes and removed by the next write (at most once a second).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::RwLock;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use idic_plugin_api::{Point, StatInfo};
 
-use crate::encode::{self, Family, Format, Sample, Scratch};
+use crate::encode::{self, Format, Scratch};
 
 /// The shortest time a sample stays exposed (gostats' clamp).
 pub const MIN_EXPIRY: Duration = Duration::from_secs(5);
@@ -27,33 +37,81 @@ pub const UNKNOWN_KEY_EXPIRY: Duration = Duration::from_secs(300);
 /// How often a write sweeps expired samples out of the map.
 const PURGE_EVERY: Duration = Duration::from_secs(1);
 
+/// How much rendered text is gathered before it is handed on, when a body is
+/// rendered in pieces ([`Snapshot::render_in_pieces`]).
+const PIECE: usize = 256 * 1024;
+
 /// One cluster's samples and the metadata to expose them.
 #[derive(Debug)]
 pub struct Store {
     cluster: String,
     instance_label: Option<String>,
     keys: HashMap<String, KeyMeta>,
-    families: RwLock<Families>,
+    /// Expiry times are milliseconds since this instant.
+    epoch: Instant,
+    inner: RwLock<Inner>,
 }
 
 #[derive(Debug)]
 struct KeyMeta {
-    help: String,
+    help: Arc<str>,
     expiry: Duration,
 }
 
 #[derive(Debug)]
-struct Families {
-    map: BTreeMap<String, Family>,
+struct Inner {
+    /// Families by metric name (so bodies come out sorted).
+    families: BTreeMap<Arc<str>, Family>,
+    /// Every label set held by some series: one string per row, shared by the
+    /// row's families.
+    label_sets: HashSet<Arc<str>>,
+    /// Series held, expired ones included until the next sweep.
+    series: usize,
     last_purge: Instant,
 }
 
-/// One prepared update: where it goes, its statistic and what it holds.
-struct Update<'a> {
-    name: String,
-    labels: String,
-    key: &'a str,
-    sample: Sample,
+/// One metric family: its HELP text and its series keyed by their rendered
+/// label set (`{cluster="c1",node="1"}`, or empty), so that series come out
+/// sorted.
+#[derive(Debug)]
+struct Family {
+    help: Arc<str>,
+    series: BTreeMap<Arc<str>, Sample>,
+}
+
+/// The latest value of one series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sample {
+    value: f64,
+    /// The statistic's own time, Unix seconds.
+    time: i64,
+    /// When the sample stops being exposed unless refreshed: milliseconds since
+    /// the store's epoch.
+    expires: u64,
+}
+
+/// The live samples of a store at one instant, copied out of it so that a body
+/// is rendered without holding the store's lock.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// (name, HELP, end of its series in `series`), sorted by name.
+    families: Vec<(Arc<str>, Arc<str>, usize)>,
+    /// (label set, value, Unix seconds), family after family, sorted.
+    series: Vec<(Arc<str>, f64, i64)>,
+    /// The length of the text body, give or take the values' digits.
+    size_hint: usize,
+}
+
+/// A batch prepared outside the lock: names and label sets formatted once.
+#[derive(Default)]
+struct Prepared<'a> {
+    /// (metric name, statistics key), one per family the batch touches.
+    names: Vec<(String, &'a str)>,
+    ids: HashMap<String, u32>,
+    /// The batch's label sets, one per row.
+    label_sets: Vec<String>,
+    /// (index in `names`, index in `label_sets`, sample).
+    updates: Vec<(u32, u32, Sample)>,
 }
 
 impl Store {
@@ -69,16 +127,24 @@ impl Store {
                     s.description.to_string()
                 };
                 let expiry = Duration::from_secs(s.update_interval).max(MIN_EXPIRY);
-                (s.key.to_string(), KeyMeta { help, expiry })
+                let meta = KeyMeta {
+                    help: help.into(),
+                    expiry,
+                };
+                (s.key.to_string(), meta)
             })
             .collect();
+        let epoch = Instant::now();
         Store {
             cluster: cluster.to_string(),
             instance_label: instance_label.map(str::to_string),
             keys,
-            families: RwLock::new(Families {
-                map: BTreeMap::new(),
-                last_purge: Instant::now(),
+            epoch,
+            inner: RwLock::new(Inner {
+                families: BTreeMap::new(),
+                label_sets: HashSet::new(),
+                series: 0,
+                last_purge: epoch,
             }),
         }
     }
@@ -86,72 +152,127 @@ impl Store {
     /// Records every sample of `batch` as arrived at `now`. Returns how many
     /// samples were written.
     pub fn write(&self, batch: &[Point], now: Instant) -> usize {
-        let instance = self
-            .instance_label
-            .as_deref()
-            .map(|name| (name, self.cluster.as_str()));
-        let mut scratch = Scratch::default();
-        let mut updates = Vec::new();
-        for point in batch {
-            let key = point.measurement.as_str();
-            let expiry = self.keys.get(key).map_or(UNKNOWN_KEY_EXPIRY, |m| m.expiry);
-            let sample = Sample {
-                value: 0.0,
-                time: point.time,
-                expires: now + expiry,
-            };
-            encode::for_each_sample(point, instance, &mut scratch, |name, labels, value| {
-                updates.push(Update {
-                    name: name.to_string(),
-                    labels: labels.to_string(),
-                    key,
-                    sample: Sample { value, ..sample },
-                });
-            });
-        }
+        let prepared = self.prepare(batch, now);
+        let now_ms = self.millis(now);
 
-        let mut families = self.families.write().unwrap_or_else(|e| e.into_inner());
-        for u in &updates {
-            let family = match families.map.get_mut(&u.name) {
-                Some(f) => f,
-                None => families
-                    .map
-                    .entry(u.name.clone())
-                    .or_insert_with(|| Family {
-                        help: self.help(u.key),
-                        series: BTreeMap::new(),
-                    }),
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let Inner {
+            families,
+            label_sets,
+            series,
+            last_purge,
+        } = &mut *inner;
+        let mut touched: Vec<Option<&mut Family>> = Vec::new();
+        // Each family the batch touches, looked up (or made) once.
+        for (name, key) in &prepared.names {
+            if !families.contains_key(name.as_str()) {
+                let family = Family {
+                    help: self.help(key),
+                    series: BTreeMap::new(),
+                };
+                families.insert(Arc::from(name.as_str()), family);
+            }
+        }
+        let mut wanted: Vec<(&str, usize)> = prepared
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (name.as_str(), i))
+            .collect();
+        wanted.sort_unstable();
+        touched.resize_with(prepared.names.len(), || None);
+        let mut wanted = wanted.into_iter().peekable();
+        for (name, family) in families.iter_mut() {
+            match wanted.peek() {
+                Some((w, i)) if **w == **name => {
+                    touched[*i] = Some(family);
+                    wanted.next();
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        for &(name, labels, sample) in &prepared.updates {
+            let Some(family) = touched[name as usize].as_deref_mut() else {
+                continue;
             };
-            match family.series.get_mut(&u.labels) {
-                Some(s) => *s = u.sample,
+            let labels = prepared.label_sets[labels as usize].as_str();
+            match family.series.get_mut(labels) {
+                Some(s) => *s = sample,
                 None => {
-                    family.series.insert(u.labels.clone(), u.sample);
+                    let shared = match label_sets.get(labels) {
+                        Some(l) => Arc::clone(l),
+                        None => {
+                            let l: Arc<str> = Arc::from(labels);
+                            label_sets.insert(Arc::clone(&l));
+                            l
+                        }
+                    };
+                    family.series.insert(shared, sample);
+                    *series += 1;
                 }
             }
         }
-        if now.duration_since(families.last_purge) >= PURGE_EVERY {
-            families.last_purge = now;
-            families.map.retain(|_, f| {
-                f.series.retain(|_, s| s.expires > now);
+        drop(touched);
+        if now.saturating_duration_since(*last_purge) >= PURGE_EVERY {
+            *last_purge = now;
+            families.retain(|_, f| {
+                f.series.retain(|_, s| s.expires > now_ms);
                 !f.series.is_empty()
             });
+            *series = families.values().map(|f| f.series.len()).sum();
+            // A label set only the index still holds belongs to no series.
+            label_sets.retain(|l| Arc::strong_count(l) > 1);
         }
-        updates.len()
+        prepared.updates.len()
+    }
+
+    /// A copy of every sample live at `now`, to render without the lock.
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        let now_ms = self.millis(now);
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut snap = Snapshot {
+            families: Vec::with_capacity(inner.families.len()),
+            series: Vec::with_capacity(inner.series),
+            size_hint: 0,
+        };
+        for (name, family) in &inner.families {
+            let start = snap.series.len();
+            let mut labels_len = 0;
+            for (labels, s) in &family.series {
+                if s.expires > now_ms {
+                    labels_len += labels.len();
+                    snap.series.push((Arc::clone(labels), s.value, s.time));
+                }
+            }
+            let n = snap.series.len() - start;
+            if n > 0 {
+                snap.families.push((
+                    Arc::clone(name),
+                    Arc::clone(&family.help),
+                    snap.series.len(),
+                ));
+                // Two header lines, then per series the name, labels and about
+                // 30 bytes of value and timestamp.
+                snap.size_hint += 2 * name.len() + family.help.len() + 20;
+                snap.size_hint += n * (name.len() + 30) + labels_len;
+            }
+        }
+        snap
     }
 
     /// The exposition body of every sample live at `now`, and how many samples
     /// it holds.
     pub fn render(&self, format: Format, now: Instant) -> (String, usize) {
-        let families = self.families.read().unwrap_or_else(|e| e.into_inner());
-        let mut out = String::with_capacity(self.size_hint(&families));
-        let n = encode::render(&families.map, now, format, &mut out);
+        let snap = self.snapshot(now);
+        let mut out = String::new();
+        let n = snap.render(format, &mut out);
         (out, n)
     }
 
     /// The number of series held, expired ones included until the next sweep.
     pub fn len(&self) -> usize {
-        let families = self.families.read().unwrap_or_else(|e| e.into_inner());
-        families.map.values().map(|f| f.series.len()).sum()
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).series
     }
 
     /// Whether no series is held.
@@ -159,27 +280,151 @@ impl Store {
         self.len() == 0
     }
 
-    fn help(&self, key: &str) -> String {
-        match self.keys.get(key) {
-            Some(meta) => meta.help.clone(),
-            None => format!("OneFS statistic {key}"),
+    /// Formats `batch` into names, label sets and samples (no lock held).
+    fn prepare<'a>(&self, batch: &'a [Point], now: Instant) -> Prepared<'a> {
+        let instance = self
+            .instance_label
+            .as_deref()
+            .map(|name| (name, self.cluster.as_str()));
+        let now_ms = self.millis(now);
+        let mut scratch = Scratch::default();
+        let mut p = Prepared::default();
+        for point in batch {
+            let key = point.measurement.as_str();
+            let expiry = self.keys.get(key).map_or(UNKNOWN_KEY_EXPIRY, |m| m.expiry);
+            let expires = now_ms.saturating_add(expiry.as_millis() as u64);
+            encode::for_each_sample(point, instance, &mut scratch, |name, labels, value| {
+                // The samples of a row come together: one label set per row.
+                if p.label_sets.last().map(String::as_str) != Some(labels) {
+                    p.label_sets.push(labels.to_string());
+                }
+                let id = match p.ids.get(name) {
+                    Some(&id) => id,
+                    None => {
+                        let id = p.names.len() as u32;
+                        p.names.push((name.to_string(), key));
+                        p.ids.insert(name.to_string(), id);
+                        id
+                    }
+                };
+                let sample = Sample {
+                    value,
+                    time: point.time,
+                    expires,
+                };
+                p.updates
+                    .push((id, (p.label_sets.len() - 1) as u32, sample));
+            });
         }
+        p
     }
 
-    /// A guess of the body's size, so that rendering rarely reallocates.
-    fn size_hint(&self, families: &Families) -> usize {
-        families
-            .map
+    fn millis(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
+    fn help(&self, key: &str) -> Arc<str> {
+        match self.keys.get(key) {
+            Some(meta) => Arc::clone(&meta.help),
+            None => format!("OneFS statistic {key}").into(),
+        }
+    }
+}
+
+impl Snapshot {
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Whether there is no sample.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// About how long the text body is (for sizing buffers).
+    pub fn size_hint(&self) -> usize {
+        self.size_hint
+    }
+
+    /// Appends the whole body in `format` to `out` (reserving about its size
+    /// first). Returns the number of samples written.
+    pub fn render(&self, format: Format, out: &mut String) -> usize {
+        out.reserve(self.size_hint + 16);
+        let mut written = 0;
+        let mut start = 0;
+        for (name, help, end) in &self.families {
+            written += self.render_family(out, format, name, help, start, *end);
+            start = *end;
+        }
+        encode::finish(out, format);
+        written
+    }
+
+    /// Renders the body in `format` piece by piece (about 256 KB each, whole
+    /// lines), handing each piece to `sink`: the whole text never exists at
+    /// once. Returns the number of samples written, or `sink`'s first error.
+    pub fn render_in_pieces<E>(
+        &self,
+        format: Format,
+        mut sink: impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut piece = String::with_capacity(PIECE + PIECE / 4);
+        let mut written = 0;
+        let mut start = 0;
+        for (name, help, end) in &self.families {
+            // Large families are split so that a piece stays near its size.
+            let mut from = start;
+            while from < *end {
+                let to = (from + 1024).min(*end);
+                if from == start {
+                    written += self.render_family(&mut piece, format, name, help, from, to);
+                } else {
+                    written += self.render_lines(&mut piece, format, name, from, to);
+                }
+                if piece.len() >= PIECE {
+                    sink(&piece)?;
+                    piece.clear();
+                }
+                from = to;
+            }
+            start = *end;
+        }
+        encode::finish(&mut piece, format);
+        if !piece.is_empty() {
+            sink(&piece)?;
+        }
+        Ok(written)
+    }
+
+    fn render_family(
+        &self,
+        out: &mut String,
+        format: Format,
+        name: &str,
+        help: &str,
+        from: usize,
+        to: usize,
+    ) -> usize {
+        let series = self.series[from..to]
             .iter()
-            .map(|(name, f)| {
-                let per = f
-                    .series
-                    .keys()
-                    .next()
-                    .map_or(0, |l| name.len() + l.len() + 32);
-                200 + f.series.len() * per
-            })
-            .sum()
+            .map(|(labels, value, time)| (&**labels, *value, *time));
+        encode::render_family(out, format, name, help, series)
+    }
+
+    /// The lines of series `from..to` of family `name`, without its header.
+    fn render_lines(
+        &self,
+        out: &mut String,
+        format: Format,
+        name: &str,
+        from: usize,
+        to: usize,
+    ) -> usize {
+        let series = self.series[from..to]
+            .iter()
+            .map(|(labels, value, time)| (&**labels, *value, *time));
+        encode::render_lines(out, format, name, series)
     }
 }
 
@@ -293,5 +538,101 @@ mod tests {
         let t0 = Instant::now();
         store.write(&[point("k", 1, "1", 1.0)], t0);
         assert!(text(&store, t0).contains("{cluster=\"c1\",isilon_cluster=\"c1\",node=\"1\"}"));
+    }
+
+    fn multi_field_point(key: &str, time: i64, nodes: u32) -> Point {
+        Point {
+            measurement: key.into(),
+            time,
+            rows: (1..=nodes)
+                .map(|n| Row {
+                    tags: vec![Tag::new("cluster", "c1"), Tag::new("node", &n.to_string())].into(),
+                    fields: vec![
+                        Field::new("in", Value::Float(f64::from(n))),
+                        Field::new("out", Value::Float(0.5)),
+                    ]
+                    .into(),
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+
+    #[test]
+    fn the_fields_of_a_row_share_one_label_set() {
+        let store = Store::new("c1", None, &[stat("k.m", "d", 30)]);
+        store.write(&[multi_field_point("k.m", 1, 3)], Instant::now());
+        let inner = store.inner.read().unwrap();
+        assert_eq!(inner.label_sets.len(), 3);
+        let first = |name: &str| Arc::clone(inner.families[name].series.keys().next().unwrap());
+        assert!(Arc::ptr_eq(
+            &first("isilon_stat_k_m_in"),
+            &first("isilon_stat_k_m_out")
+        ));
+        assert_eq!(store.len(), 6);
+    }
+
+    #[test]
+    fn a_sweep_forgets_the_label_sets_of_expired_series() {
+        let store = Store::new("c1", None, &[stat("k.m", "d", 5), stat("j", "d", 60)]);
+        let t0 = Instant::now();
+        store.write(&[multi_field_point("k.m", 1, 3)], t0);
+        store.write(&[point("j", 1, "9", 1.0)], t0 + Duration::from_secs(6));
+        let inner = store.inner.read().unwrap();
+        assert_eq!(inner.label_sets.len(), 1);
+        assert_eq!(inner.series, 1);
+    }
+
+    #[test]
+    fn a_snapshot_keeps_the_samples_of_its_instant_while_writes_go_on() {
+        let store = Store::new("c1", None, &[stat("node.load.1min", "Load", 30)]);
+        let t0 = Instant::now();
+        store.write(&[point("node.load.1min", 100, "1", 1.0)], t0);
+        let snapshot = store.snapshot(t0);
+        // The write is not held up by the snapshot still being alive.
+        store.write(&[point("node.load.1min", 105, "1", 2.0)], t0);
+        let mut old = String::new();
+        assert_eq!(snapshot.render(Format::Text, &mut old), 1);
+        assert!(
+            old.ends_with("{cluster=\"c1\",node=\"1\"} 1 100000\n"),
+            "{old}"
+        );
+        assert!(text(&store, t0).ends_with("{cluster=\"c1\",node=\"1\"} 2 105000\n"));
+    }
+
+    #[test]
+    fn a_body_rendered_in_pieces_is_the_whole_body() {
+        let store = Store::new("c1", None, &[stat("k.m", "d", 30), stat("j", "d", 30)]);
+        let t0 = Instant::now();
+        store.write(
+            &[
+                multi_field_point("k.m", 1, 20_000),
+                point("j", 1, "1", 1.0),
+                multi_field_point("k.m.n", 1, 3),
+            ],
+            t0,
+        );
+        for format in [Format::Text, Format::OpenMetrics] {
+            let snapshot = store.snapshot(t0);
+            let mut whole = String::new();
+            let n = snapshot.render(format, &mut whole);
+            let mut pieces = Vec::new();
+            let m = snapshot
+                .render_in_pieces(format, |p| {
+                    pieces.push(p.to_string());
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+            assert_eq!((n, m), (40_007, 40_007));
+            assert!(pieces.len() > 2, "{} pieces", pieces.len());
+            assert!(pieces.iter().all(|p| p.ends_with('\n')));
+            assert_eq!(pieces.concat(), whole);
+            assert!(
+                whole.len() <= snapshot.size_hint() + 16,
+                "{} > {}",
+                whole.len(),
+                snapshot.size_hint()
+            );
+        }
     }
 }
