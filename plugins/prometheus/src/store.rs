@@ -362,14 +362,16 @@ impl Snapshot {
     }
 
     /// Renders the body in `format` piece by piece (about 256 KB each, whole
-    /// lines), handing each piece to `sink`: the whole text never exists at
+    /// lines), handing each piece to `sink`, which may take the string or
+    /// leave it (it is cleared either way): the whole text never exists at
     /// once. Returns the number of samples written, or `sink`'s first error.
     pub fn render_in_pieces<E>(
         &self,
         format: Format,
-        mut sink: impl FnMut(&str) -> Result<(), E>,
+        mut sink: impl FnMut(&mut String) -> Result<(), E>,
     ) -> Result<usize, E> {
-        let mut piece = String::with_capacity(PIECE + PIECE / 4);
+        let capacity = PIECE + PIECE / 4;
+        let mut piece = String::with_capacity(capacity);
         let mut written = 0;
         let mut start = 0;
         for (name, help, end) in &self.families {
@@ -383,8 +385,9 @@ impl Snapshot {
                     written += self.render_lines(&mut piece, format, name, from, to);
                 }
                 if piece.len() >= PIECE {
-                    sink(&piece)?;
+                    sink(&mut piece)?;
                     piece.clear();
+                    piece.reserve(capacity);
                 }
                 from = to;
             }
@@ -392,7 +395,7 @@ impl Snapshot {
         }
         encode::finish(&mut piece, format);
         if !piece.is_empty() {
-            sink(&piece)?;
+            sink(&mut piece)?;
         }
         Ok(written)
     }
@@ -619,7 +622,7 @@ mod tests {
             let mut pieces = Vec::new();
             let m = snapshot
                 .render_in_pieces(format, |p| {
-                    pieces.push(p.to_string());
+                    pieces.push(std::mem::take(p));
                     Ok::<(), ()>(())
                 })
                 .unwrap();
