@@ -1,6 +1,7 @@
 //! A scraper in its own process: GETs a `/metrics` URL `count` times in a row
 //! over one keep-alive connection, as Prometheus does, and prints the median,
-//! p90 and slowest time until the last byte, and the body's size. With
+//! p90 and slowest time until the last byte, the fewest and most samples a
+//! body held, and the last body's size. With
 //! `GZIP=1` it asks for gzip (as Prometheus does) and unpacks every body.
 //!
 //! `cargo run --release -p idic-prometheus --example scrape URL [count]`
@@ -18,17 +19,25 @@ fn main() {
         .build()
         .new_agent();
     let mut times = Vec::new();
-    let (mut sent, mut text, mut lines) = (0, 0, 0);
+    let (mut sent, mut text) = (0, 0);
+    let (mut fewest, mut most) = (usize::MAX, 0);
     for _ in 0..count {
         let t = Instant::now();
         let mut request = agent.get(&url);
         if gzip {
             request = request.header("Accept-Encoding", "gzip");
         }
-        let body = request
-            .call()
-            .and_then(|mut r| r.body_mut().with_config().limit(u64::MAX).read_to_vec())
-            .expect("a scrape succeeds");
+        let mut answer = request.call().expect("a scrape succeeds");
+        let mut body = Vec::with_capacity(sent);
+        let mut reader = answer.body_mut().with_config().limit(u64::MAX).reader();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = reader.read(&mut buf).expect("a whole body");
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
         times.push(t.elapsed());
         sent = body.len();
         let body = if gzip {
@@ -42,15 +51,17 @@ fn main() {
         };
         assert!(body.ends_with(b"\n"), "a whole body");
         text = body.len();
-        lines = body
+        let lines = body
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty() && l[0] != b'#')
             .count();
+        fewest = fewest.min(lines);
+        most = most.max(lines);
     }
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "{count} scrapes of {lines} samples, {:.1} MB of text{}: median {:.1?}, p90 {:.1?}, max {:.1?}",
+        "{count} scrapes of {fewest}-{most} samples, {:.1} MB of text{}: median {:.1?}, p90 {:.1?}, max {:.1?}",
         text as f64 / 1e6,
         if gzip {
             format!(" sent as {:.1} MB gzip", sent as f64 / 1e6)

@@ -2,13 +2,17 @@
 //! simulator's summary statistics (protocol, client and drive, `rows` rows
 //! each, on `nodes` nodes) plus the example configuration's stat groups, fed
 //! from `onefs-sim`'s expected values as the collector would feed it, a new
-//! cycle every 5 s. It prints the endpoint, the series count and this
+//! cycle every 5 s. It prints the endpoint, the series count, the heap the
+//! store holds (bytes allocated since the sink opened and not freed, the batch
+//! already dropped: between scrapes that is the store alone) and this
 //! process's memory after every cycle, and serves until killed (or for
 //! `SECONDS`); scrape it from another process (`--example scrape`).
 //!
 //! `cargo run --release -p idic-prometheus --example summary [nodes] [rows]`
 //! (default 8 nodes, 8000 rows; `PORT=9101` for a fixed port)
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
@@ -22,6 +26,33 @@ use prometheus::Prometheus;
 mod common;
 
 use common::summary;
+
+/// Counts the bytes allocated and not yet freed, to tell the store's own
+/// memory from what the process keeps around (the simulator, the batches).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
 extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> {
@@ -73,6 +104,7 @@ fn main() {
         extra: "{}".into(),
     };
     println!("before the sink: {}", memory());
+    let before = LIVE.load(Ordering::Relaxed);
     let mut sink = Prometheus::default().open(&ctx).expect("sink opens");
     println!(
         "serving http://127.0.0.1:{}/metrics",
@@ -104,8 +136,9 @@ fn main() {
         let took = t.elapsed();
         drop(batch);
         println!(
-            "cycle at {now}: {} series stored in {took:.1?}; {}",
+            "cycle at {now}: {} series stored in {took:.1?}; the store's heap {:.1} MB; process {}",
             sink.store().len(),
+            LIVE.load(Ordering::Relaxed).saturating_sub(before) as f64 / 1e6,
             memory()
         );
         if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {
