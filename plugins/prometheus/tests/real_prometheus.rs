@@ -100,11 +100,9 @@ fn prometheus_scrapes_thousands_of_summary_rows_gzipped_within_its_timeout() {
     prom.wait(Duration::from_secs(60), "a whole scrape stored", |p| {
         p.scalar("scrape_samples_scraped{job=\"isilon\"}") == Some(want_series as f64)
     });
+    // A scrape that overran the timeout would count as down, with nothing
+    // scraped.
     assert_eq!(prom.scalar("up{job=\"isilon\"}"), Some(1.0));
-    let took = prom
-        .scalar("scrape_duration_seconds{job=\"isilon\"}")
-        .unwrap();
-    assert!(took < 10.0, "the scrape took {took} s");
     assert_eq!(
         prom.scalar("scrape_series_added{job=\"isilon\"}"),
         Some(want_series as f64)
