@@ -178,14 +178,16 @@ fn render(
     let mut text_len = 0;
     let mut sent_len = 0;
     let samples = if gzip {
-        let mut encoder = crate::gzip::encoder(GZIP_PIECE * 2);
+        // Packed, a body is about a tenth of its text.
+        let capacity = (GZIP_PIECE * 2).min(snapshot.size_hint() / 8 + 64);
+        let mut encoder = crate::gzip::encoder(capacity);
         let samples = snapshot.render_in_pieces(format, |piece| {
             text_len += piece.len();
             encoder.write_all(piece.as_bytes())?;
             piece.clear();
             let packed = encoder.get_mut();
             if packed.len() >= GZIP_PIECE {
-                let full = std::mem::replace(packed, Vec::with_capacity(GZIP_PIECE * 2));
+                let full = std::mem::replace(packed, Vec::with_capacity(capacity));
                 sent_len += full.len();
                 out.send(Some(full.into())).map_err(|_| gone())?;
             }

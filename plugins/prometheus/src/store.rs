@@ -370,7 +370,8 @@ impl Snapshot {
         format: Format,
         mut sink: impl FnMut(&mut String) -> Result<(), E>,
     ) -> Result<usize, E> {
-        let capacity = PIECE + PIECE / 4;
+        // A piece of a small body is only as large as the body.
+        let capacity = (PIECE + PIECE / 4).min(self.size_hint + 16);
         let mut piece = String::with_capacity(capacity);
         let mut written = 0;
         let mut start = 0;
