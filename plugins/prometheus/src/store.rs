@@ -1,8 +1,9 @@
 //! One cluster's latest samples, shared by the sink (which writes) and its
 //! listener (which renders scrapes), kept compact.
 //!
-//! Memory: each series is a map entry of its label set and a 24-byte sample
-//! (value, Unix seconds, expiry in milliseconds). A label set is formatted once,
+//! Memory: each series is an entry of its family's sorted vector, its label
+//! set and a 24-byte sample (value, Unix seconds, expiry in milliseconds): 40
+//! bytes. A label set is formatted once,
 //! when its series first appears, and interned: the fields of one row (a client
 //! summary row has fourteen) share one string, and metric names and HELP texts
 //! exist once per family. Nothing is formatted per sample on a write that only
@@ -70,13 +71,14 @@ struct Inner {
     last_purge: Instant,
 }
 
-/// One metric family: its HELP text and its series keyed by their rendered
-/// label set (`{cluster="c1",node="1"}`, or empty), so that series come out
-/// sorted.
+/// One metric family: its HELP text and its series with their rendered label
+/// set (`{cluster="c1",node="1"}`, or empty), sorted by it and unique: found
+/// by binary search, and written out in order. A sorted vector, not a tree:
+/// 40 bytes a series and nothing more.
 #[derive(Debug)]
 struct Family {
     help: Arc<str>,
-    series: BTreeMap<Arc<str>, Sample>,
+    series: Vec<(Arc<str>, Sample)>,
 }
 
 /// The latest value of one series.
@@ -168,7 +170,7 @@ impl Store {
             if !families.contains_key(name.as_str()) {
                 let family = Family {
                     help: self.help(key),
-                    series: BTreeMap::new(),
+                    series: Vec::new(),
                 };
                 families.insert(Arc::from(name.as_str()), family);
             }
@@ -192,32 +194,57 @@ impl Store {
                 None => break,
             }
         }
+        // Known series are updated in place; new ones are gathered and merged
+        // into their families afterwards, each family once.
+        let mut new_series: Vec<(u32, u32, Sample)> = Vec::new();
         for &(name, labels, sample) in &prepared.updates {
             let Some(family) = touched[name as usize].as_deref_mut() else {
                 continue;
             };
-            let labels = prepared.label_sets[labels as usize].as_str();
-            match family.series.get_mut(labels) {
-                Some(s) => *s = sample,
-                None => {
-                    let shared = match label_sets.get(labels) {
-                        Some(l) => Arc::clone(l),
-                        None => {
-                            let l: Arc<str> = Arc::from(labels);
-                            label_sets.insert(Arc::clone(&l));
-                            l
-                        }
-                    };
-                    family.series.insert(shared, sample);
-                    *series += 1;
-                }
+            let text = prepared.label_sets[labels as usize].as_str();
+            match family.find(text) {
+                Ok(i) => family.series[i].1 = sample,
+                Err(_) => new_series.push((name, labels, sample)),
             }
+        }
+        // By family, then label text; of equal ones (a label set twice in one
+        // batch) the last written is kept, as an update would have done.
+        let text = |l: u32| prepared.label_sets[l as usize].as_str();
+        new_series.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| text(a.1).cmp(text(b.1))));
+        let mut kept: Vec<(u32, u32, Sample)> = Vec::with_capacity(new_series.len());
+        for entry in new_series {
+            match kept.last_mut() {
+                Some(last) if last.0 == entry.0 && text(last.1) == text(entry.1) => *last = entry,
+                _ => kept.push(entry),
+            }
+        }
+        for group in kept.chunk_by(|a, b| a.0 == b.0) {
+            let Some(family) = touched[group[0].0 as usize].as_deref_mut() else {
+                continue;
+            };
+            let added = group.iter().map(|&(_, labels, sample)| {
+                let labels = text(labels);
+                let shared = match label_sets.get(labels) {
+                    Some(l) => Arc::clone(l),
+                    None => {
+                        let l: Arc<str> = Arc::from(labels);
+                        label_sets.insert(Arc::clone(&l));
+                        l
+                    }
+                };
+                (shared, sample)
+            });
+            family.merge(added.collect());
+            *series += group.len();
         }
         drop(touched);
         if now.saturating_duration_since(*last_purge) >= PURGE_EVERY {
             *last_purge = now;
             families.retain(|_, f| {
-                f.series.retain(|_, s| s.expires > now_ms);
+                f.series.retain(|(_, s)| s.expires > now_ms);
+                if f.series.capacity() > 2 * f.series.len() + 16 {
+                    f.series.shrink_to_fit();
+                }
                 !f.series.is_empty()
             });
             *series = families.values().map(|f| f.series.len()).sum();
@@ -328,6 +355,33 @@ impl Store {
             Some(meta) => Arc::clone(&meta.help),
             None => format!("OneFS statistic {key}").into(),
         }
+    }
+}
+
+impl Family {
+    /// Where the series of label set `labels` is, or where it would go.
+    fn find(&self, labels: &str) -> Result<usize, usize> {
+        self.series.binary_search_by(|(l, _)| (**l).cmp(labels))
+    }
+
+    /// Adds `added`, sorted by label set and none of them already held,
+    /// keeping the series sorted: one merge, one allocation of the exact size.
+    fn merge(&mut self, added: Vec<(Arc<str>, Sample)>) {
+        let old = std::mem::take(&mut self.series);
+        let mut merged = Vec::with_capacity(old.len() + added.len());
+        let mut old = old.into_iter().peekable();
+        let mut added = added.into_iter().peekable();
+        loop {
+            let take_old = match (old.peek(), added.peek()) {
+                (Some(o), Some(a)) => o.0 < a.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if take_old { old.next() } else { added.next() };
+            merged.extend(next);
+        }
+        self.series = merged;
     }
 }
 
@@ -568,7 +622,7 @@ mod tests {
         store.write(&[multi_field_point("k.m", 1, 3)], Instant::now());
         let inner = store.inner.read().unwrap();
         assert_eq!(inner.label_sets.len(), 3);
-        let first = |name: &str| Arc::clone(inner.families[name].series.keys().next().unwrap());
+        let first = |name: &str| Arc::clone(&inner.families[name].series[0].0);
         assert!(Arc::ptr_eq(
             &first("isilon_stat_k_m_in"),
             &first("isilon_stat_k_m_out")
@@ -638,5 +692,33 @@ mod tests {
                 snapshot.size_hint()
             );
         }
+    }
+
+    #[test]
+    fn new_series_take_their_place_in_label_order() {
+        let store = Store::new("c1", None, &[stat("k", "d", 30)]);
+        let t0 = Instant::now();
+        store.write(&[point("k", 1, "1", 1.0), point("k", 1, "4", 4.0)], t0);
+        store.write(&[point("k", 2, "3", 3.0), point("k", 2, "2", 2.0)], t0);
+        let body = text(&store, t0);
+        let nodes: Vec<&str> = body
+            .lines()
+            .filter_map(|l| l.split("node=\"").nth(1))
+            .map(|rest| &rest[..1])
+            .collect();
+        assert_eq!(nodes, ["1", "2", "3", "4"], "{body}");
+        assert_eq!(store.len(), 4);
+    }
+
+    #[test]
+    fn a_new_series_twice_in_one_batch_keeps_the_last_value() {
+        let store = Store::new("c1", None, &[stat("k", "d", 30)]);
+        let t0 = Instant::now();
+        store.write(&[point("k", 1, "1", 1.0), point("k", 2, "1", 2.0)], t0);
+        assert_eq!(store.len(), 1);
+        assert!(text(&store, t0).ends_with("{cluster=\"c1\",node=\"1\"} 2 2000\n"));
+        store.write(&[point("k", 3, "1", 3.0), point("k", 4, "1", 4.0)], t0);
+        assert_eq!(store.len(), 1);
+        assert!(text(&store, t0).ends_with("{cluster=\"c1\",node=\"1\"} 4 4000\n"));
     }
 }
