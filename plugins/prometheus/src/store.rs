@@ -9,11 +9,14 @@
 //! exist once per family. Nothing is formatted per sample on a write that only
 //! updates values.
 //!
-//! Locking: a write formats its batch (names, label sets, values) before taking
-//! the write lock, then only updates the map. A scrape holds the read lock just
-//! long enough to copy the live samples (reference-counted label sets, values,
-//! times: [`Snapshot`]) and renders from that copy without the lock, so a write
-//! waits at most for that copy and a scrape for one map update.
+//! Locking: a write formats its batch (names, label sets, values) without the
+//! lock and finds each sample's series under the read lock (scrapes copy
+//! meanwhile); under the write lock it then only stores the values and merges
+//! new series in (positions are found again if another write moved series in
+//! between). A scrape holds the read lock just long enough to copy the live
+//! samples (reference-counted label sets, values, times: [`Snapshot`]) and
+//! renders from that copy without the lock, so a write waits at most for that
+//! copy and a scrape for the storing of one batch.
 //!
 //! Expiry: a sample is exposed until its key's update interval (at least 5 s)
 //! has passed since it *arrived* without a newer write of the same series;
@@ -68,6 +71,9 @@ struct Inner {
     label_sets: HashSet<Arc<str>>,
     /// Series held, expired ones included until the next sweep.
     series: usize,
+    /// Counts the changes that move series (new ones merged in, sweeps), so
+    /// that positions found under the read lock are known to be still right.
+    generation: u64,
     last_purge: Instant,
 }
 
@@ -146,6 +152,7 @@ impl Store {
                 families: BTreeMap::new(),
                 label_sets: HashSet::new(),
                 series: 0,
+                generation: 0,
                 last_purge: epoch,
             }),
         }
@@ -157,11 +164,21 @@ impl Store {
         let prepared = self.prepare(batch, now);
         let now_ms = self.millis(now);
 
+        // Find where each sample goes under the read lock, so that scrapes
+        // copy meanwhile; the write lock is then held to store the values.
+        let (mut positions, seen) = {
+            let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            (prepared.positions(&inner), inner.generation)
+        };
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if inner.generation != seen {
+            positions = prepared.positions(&inner);
+        }
         let Inner {
             families,
             label_sets,
             series,
+            generation,
             last_purge,
         } = &mut *inner;
         let mut touched: Vec<Option<&mut Family>> = Vec::new();
@@ -197,14 +214,13 @@ impl Store {
         // Known series are updated in place; new ones are gathered and merged
         // into their families afterwards, each family once.
         let mut new_series: Vec<(u32, u32, Sample)> = Vec::new();
-        for &(name, labels, sample) in &prepared.updates {
+        for (&(name, labels, sample), at) in prepared.updates.iter().zip(&positions) {
             let Some(family) = touched[name as usize].as_deref_mut() else {
                 continue;
             };
-            let text = prepared.label_sets[labels as usize].as_str();
-            match family.find(text) {
-                Ok(i) => family.series[i].1 = sample,
-                Err(_) => new_series.push((name, labels, sample)),
+            match at {
+                Some(i) => family.series[*i].1 = sample,
+                None => new_series.push((name, labels, sample)),
             }
         }
         // By family, then label text; of equal ones (a label set twice in one
@@ -236,6 +252,7 @@ impl Store {
             });
             family.merge(added.collect());
             *series += group.len();
+            *generation += 1;
         }
         drop(touched);
         if now.saturating_duration_since(*last_purge) >= PURGE_EVERY {
@@ -248,6 +265,7 @@ impl Store {
                 !f.series.is_empty()
             });
             *series = families.values().map(|f| f.series.len()).sum();
+            *generation += 1;
             // A label set only the index still holds belongs to no series.
             label_sets.retain(|l| Arc::strong_count(l) > 1);
         }
@@ -355,6 +373,24 @@ impl Store {
             Some(meta) => Arc::clone(&meta.help),
             None => format!("OneFS statistic {key}").into(),
         }
+    }
+}
+
+impl Prepared<'_> {
+    /// Where each update's series is in its family (`None`: a new series).
+    fn positions(&self, inner: &Inner) -> Vec<Option<usize>> {
+        let families: Vec<Option<&Family>> = self
+            .names
+            .iter()
+            .map(|(name, _)| inner.families.get(name.as_str()))
+            .collect();
+        self.updates
+            .iter()
+            .map(|&(name, labels, _)| {
+                let family = families[name as usize]?;
+                family.find(&self.label_sets[labels as usize]).ok()
+            })
+            .collect()
     }
 }
 
