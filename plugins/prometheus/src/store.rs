@@ -162,14 +162,27 @@ impl Store {
     /// samples were written.
     pub fn write(&self, batch: &[Point], now: Instant) -> usize {
         let prepared = self.prepare(batch, now);
-        let now_ms = self.millis(now);
+        let located = self.locate(&prepared);
+        self.store(&prepared, located, now)
+    }
 
-        // Find where each sample goes under the read lock, so that scrapes
-        // copy meanwhile; the write lock is then held to store the values.
-        let (mut positions, seen) = {
-            let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-            (prepared.positions(&inner), inner.generation)
-        };
+    /// Where each sample of `prepared` goes, found under the read lock (so
+    /// that scrapes copy meanwhile), and the generation it was found in.
+    fn locate(&self, prepared: &Prepared<'_>) -> (Vec<Option<usize>>, u64) {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        (prepared.positions(&inner), inner.generation)
+    }
+
+    /// Stores `prepared` under the write lock at the positions `located`
+    /// found (found again if series moved since), merges new series in and
+    /// sweeps when due. Returns how many samples were written.
+    fn store(
+        &self,
+        prepared: &Prepared<'_>,
+        (mut positions, seen): (Vec<Option<usize>>, u64),
+        now: Instant,
+    ) -> usize {
+        let now_ms = self.millis(now);
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if inner.generation != seen {
             positions = prepared.positions(&inner);
@@ -756,5 +769,26 @@ mod tests {
         store.write(&[point("k", 3, "1", 3.0), point("k", 4, "1", 4.0)], t0);
         assert_eq!(store.len(), 1);
         assert!(text(&store, t0).ends_with("{cluster=\"c1\",node=\"1\"} 4 4000\n"));
+    }
+
+    #[test]
+    fn series_moved_by_a_write_in_between_are_found_again() {
+        let store = Store::new("c1", None, &[stat("k", "d", 30)]);
+        let t0 = Instant::now();
+        store.write(&[point("k", 1, "2", 2.0)], t0);
+        let batch = [point("k", 5, "2", 20.0)];
+        let prepared = store.prepare(&batch, t0);
+        let located = store.locate(&prepared);
+        assert_eq!(located.0, [Some(0)]);
+        // Another write puts node 1 in front of node 2 meanwhile.
+        store.write(&[point("k", 3, "1", 1.0)], t0);
+        assert_eq!(store.store(&prepared, located, t0), 1);
+        let body = text(&store, t0);
+        assert!(
+            body.ends_with(
+                "{cluster=\"c1\",node=\"1\"} 1 3000\nisilon_stat_k{cluster=\"c1\",node=\"2\"} 20 5000\n"
+            ),
+            "{body}"
+        );
     }
 }
