@@ -19,6 +19,7 @@ set -eu
 cd "$(dirname "$0")/../../.."
 sink=${SINK:-prometheus}
 bin=${CARGO_TARGET_DIR:-target}/release
+case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
 scrapes=${1:-31}
 sim_port=${LOAD_PORT:-18181}
 prom_port=$((sim_port + 1))
@@ -39,7 +40,7 @@ sim_pid=$!
 until grep -q '^listening' "$work/sim.out" 2>/dev/null; do sleep 0.1; done
 
 mkdir "$work/plugins"
-ln -s "${PLUGIN:-$PWD/$bin/lib$sink.so}" "$work/plugins/lib$sink.so"
+ln -s "${PLUGIN:-$bin/lib$sink.so}" "$work/plugins/lib$sink.so"
 {
     sed -n '/^\[global\]/,/^\]/p' idic.toml.example |
         sed "s/^stats_processor = .*/stats_processor = \"$sink\"/"
@@ -65,11 +66,18 @@ TOML
 idic_pid=$!
 
 rss() { awk '/^VmRSS|^VmHWM/ {printf "%s %.1f MB  ", $1, $2 / 1024}' "/proc/$idic_pid/status"; echo; }
+# idic's RSS every 2 s for 40 s: the smallest, the median and the largest,
+# and its peak so far.
+settled() {
+    for _ in $(seq 20); do
+        awk '/^VmRSS/ {print $2 / 1024}' "/proc/$idic_pid/status"
+        sleep 2
+    done | sort -n | awk '{a[NR] = $1} END {printf "RSS %.0f / %.0f / %.0f MB (least / median / most over 40 s)", a[1], a[int((NR + 1) / 2)], a[NR]}'
+    awk '/^VmHWM/ {printf ", peak %.0f MB\n", $2 / 1024}' "/proc/$idic_pid/status"
+}
 if [ "$sink" != prometheus ]; then
-    sleep 30
-    echo "idic with the $sink sink after 30 s: $(rss)"
-    sleep 10
-    echo "idic 10 s later: $(rss)"
+    sleep 20
+    echo "idic with the $sink sink: $(settled)"
     exit 0
 fi
 url="http://127.0.0.1:$prom_port/metrics"
@@ -79,6 +87,7 @@ i=0
 until curl -sf "$url" 2>/dev/null | grep -q '^isilon_stat_node_summary_drive_busy'; do
     i=$((i + 1))
     [ $i -gt 600 ] && { echo "no summary samples after 60 s; see $work/idic.log" >&2; exit 1; }
+    kill -0 "$idic_pid" 2>/dev/null || { echo "idic stopped" >&2; exit 1; }
     sleep 0.1
 done
 sleep 10
@@ -95,5 +104,4 @@ timed() {
 echo "plain: $(timed)"
 echo "gzip (as Prometheus asks; curl unpacks): $(timed --compressed)"
 echo "idic after the scrapes: $(rss)"
-sleep 10
-echo "idic 10 s later: $(rss)"
+echo "idic, nothing scraping: $(settled)"

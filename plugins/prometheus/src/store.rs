@@ -38,6 +38,9 @@ pub const MIN_EXPIRY: Duration = Duration::from_secs(5);
 /// How long a sample of a key the host did not describe stays exposed.
 pub const UNKNOWN_KEY_EXPIRY: Duration = Duration::from_secs(300);
 
+/// The position of a series a write does not hold yet.
+const NEW: u32 = u32::MAX;
+
 /// How often a write sweeps expired samples out of the map.
 const PURGE_EVERY: Duration = Duration::from_secs(1);
 
@@ -116,8 +119,11 @@ struct Prepared<'a> {
     /// (metric name, statistics key), one per family the batch touches.
     names: Vec<(String, &'a str)>,
     ids: HashMap<String, u32>,
-    /// The batch's label sets, one per row.
-    label_sets: Vec<String>,
+    /// The batch's label sets, one per row, one after another (one
+    /// allocation for the batch, not one per row).
+    label_text: String,
+    /// Where each label set is in `label_text`.
+    label_sets: Vec<(u32, u32)>,
     /// (index in `names`, index in `label_sets`, sample).
     updates: Vec<(u32, u32, Sample)>,
 }
@@ -168,7 +174,7 @@ impl Store {
 
     /// Where each sample of `prepared` goes, found under the read lock (so
     /// that scrapes copy meanwhile), and the generation it was found in.
-    fn locate(&self, prepared: &Prepared<'_>) -> (Vec<Option<usize>>, u64) {
+    fn locate(&self, prepared: &Prepared<'_>) -> (Vec<u32>, u64) {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         (prepared.positions(&inner), inner.generation)
     }
@@ -179,7 +185,7 @@ impl Store {
     fn store(
         &self,
         prepared: &Prepared<'_>,
-        (mut positions, seen): (Vec<Option<usize>>, u64),
+        (mut positions, seen): (Vec<u32>, u64),
         now: Instant,
     ) -> usize {
         let now_ms = self.millis(now);
@@ -231,14 +237,14 @@ impl Store {
             let Some(family) = touched[name as usize].as_deref_mut() else {
                 continue;
             };
-            match at {
-                Some(i) => family.series[*i].1 = sample,
-                None => new_series.push((name, labels, sample)),
+            match *at {
+                NEW => new_series.push((name, labels, sample)),
+                i => family.series[i as usize].1 = sample,
             }
         }
         // By family, then label text; of equal ones (a label set twice in one
         // batch) the last written is kept, as an update would have done.
-        let text = |l: u32| prepared.label_sets[l as usize].as_str();
+        let text = |l: u32| prepared.labels(l);
         new_series.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| text(a.1).cmp(text(b.1))));
         let mut kept: Vec<(u32, u32, Sample)> = Vec::with_capacity(new_series.len());
         for entry in new_series {
@@ -353,8 +359,14 @@ impl Store {
             let expires = now_ms.saturating_add(expiry.as_millis() as u64);
             encode::for_each_sample(point, instance, &mut scratch, |name, labels, value| {
                 // The samples of a row come together: one label set per row.
-                if p.label_sets.last().map(String::as_str) != Some(labels) {
-                    p.label_sets.push(labels.to_string());
+                let last = p
+                    .label_sets
+                    .last()
+                    .map(|&(from, to)| &p.label_text[from as usize..to as usize]);
+                if last != Some(labels) {
+                    let from = p.label_text.len() as u32;
+                    p.label_text.push_str(labels);
+                    p.label_sets.push((from, p.label_text.len() as u32));
                 }
                 let id = match p.ids.get(name) {
                     Some(&id) => id,
@@ -390,8 +402,14 @@ impl Store {
 }
 
 impl Prepared<'_> {
-    /// Where each update's series is in its family (`None`: a new series).
-    fn positions(&self, inner: &Inner) -> Vec<Option<usize>> {
+    /// Label set `i` of the batch.
+    fn labels(&self, i: u32) -> &str {
+        let (from, to) = self.label_sets[i as usize];
+        &self.label_text[from as usize..to as usize]
+    }
+
+    /// Where each update's series is in its family ([`NEW`]: a new series).
+    fn positions(&self, inner: &Inner) -> Vec<u32> {
         let families: Vec<Option<&Family>> = self
             .names
             .iter()
@@ -400,8 +418,9 @@ impl Prepared<'_> {
         self.updates
             .iter()
             .map(|&(name, labels, _)| {
-                let family = families[name as usize]?;
-                family.find(&self.label_sets[labels as usize]).ok()
+                families[name as usize]
+                    .and_then(|family| family.find(self.labels(labels)).ok())
+                    .map_or(NEW, |i| i as u32)
             })
             .collect()
     }
@@ -779,7 +798,7 @@ mod tests {
         let batch = [point("k", 5, "2", 20.0)];
         let prepared = store.prepare(&batch, t0);
         let located = store.locate(&prepared);
-        assert_eq!(located.0, [Some(0)]);
+        assert_eq!(located.0, [0]);
         // Another write puts node 1 in front of node 2 meanwhile.
         store.write(&[point("k", 3, "1", 1.0)], t0);
         assert_eq!(store.store(&prepared, located, t0), 1);
