@@ -3,11 +3,10 @@
 //!
 //! Memory: each series is an entry of its family's sorted vector, its label
 //! set and a 24-byte sample (value, Unix seconds, expiry in milliseconds): 40
-//! bytes. A label set is formatted once,
-//! when its series first appears, and interned: the fields of one row (a client
-//! summary row has fourteen) share one string, and metric names and HELP texts
-//! exist once per family. Nothing is formatted per sample on a write that only
-//! updates values.
+//! bytes. A label set is formatted once, when its series first appears, and
+//! interned: the fields of one row (a client summary row has fourteen) share
+//! one string, and metric names and HELP texts exist once per family. Nothing
+//! is allocated per sample on a write that only updates values.
 //!
 //! Locking: a write formats its batch (names, label sets, values) without the
 //! lock and finds each sample's series under the read lock (scrapes copy
