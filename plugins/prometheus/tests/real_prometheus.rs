@@ -2,9 +2,11 @@
 //! statistics with thousands of rows per kind (about 60 000 series, a body of
 //! about 15 MB that Prometheus asks to get gzipped), scraped with Prometheus'
 //! default 10 s timeout. Every series Prometheus stored must equal the
-//! simulator's row: value, labels and timestamp, the `_time` gauges included.
+//! simulator's row: value, labels and timestamp, the `_time` gauges included;
+//! the plugin's own log says the body went out gzipped.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use idic_plugin_api::{Plugin, Sink};
@@ -18,6 +20,30 @@ use crate::support::*;
 
 const NODES: u32 = 4;
 const ROWS: usize = 2000;
+/// The cluster's name, which no other test uses, so that its log lines are
+/// this test's.
+const CLUSTER: &str = "promc1";
+
+/// The plugin's log lines about [`CLUSTER`] (this test binary has no other
+/// logger: tests open sinks without the host's entry points).
+struct Recorder(Mutex<Vec<String>>);
+
+static RECORDER: Recorder = Recorder(Mutex::new(Vec::new()));
+
+impl log::Log for Recorder {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = record.args().to_string();
+        if line.starts_with(&format!("cluster={CLUSTER} ")) {
+            self.0.lock().unwrap().push(line);
+        }
+    }
+
+    fn flush(&self) {}
+}
 
 /// Label set (without `job` and `instance`) -> (value, Unix seconds).
 type Series = BTreeMap<Vec<(String, String)>, (f64, i64)>;
@@ -27,7 +53,7 @@ type Series = BTreeMap<Vec<(String, String)>, (f64, i64)>;
 fn expected(kind: SummaryKind, rows: &[Value], field: &str) -> Series {
     let mut out = Series::new();
     for row in rows {
-        let mut labels = summary::row_tags(kind, "c1", row);
+        let mut labels = summary::row_tags(kind, CLUSTER, row);
         labels.sort();
         let time = row["time"].as_i64().unwrap();
         let value = if field == "time" {
@@ -66,7 +92,9 @@ fn stored(p: &Promd, metric: &str) -> Series {
 
 #[test]
 fn prometheus_scrapes_thousands_of_summary_rows_gzipped_within_its_timeout() {
-    let sim = Sim::start(SimConfig::with_clusters([ClusterSpec::new("c1")
+    log::set_logger(&RECORDER).expect("no other logger in this test binary");
+    log::set_max_level(log::LevelFilter::Debug);
+    let sim = Sim::start(SimConfig::with_clusters([ClusterSpec::new(CLUSTER)
         .with_nodes(NODES)
         .with_summary_rows(ROWS)]))
     .unwrap();
@@ -82,11 +110,11 @@ fn prometheus_scrapes_thousands_of_summary_rows_gzipped_within_its_timeout() {
 
     // An hour-long interval: nothing expires while Prometheus gets going.
     let mut sink = Prometheus::default()
-        .open(&ctx("c1", "", ANY_PORT, summary::stats(3600)))
+        .open(&ctx(CLUSTER, "", ANY_PORT, summary::stats(3600)))
         .unwrap();
     for (kind, rows) in &rows {
         assert_eq!(rows.len(), ROWS);
-        sink.write(&summary::points(*kind, "c1", rows)).unwrap();
+        sink.write(&summary::points(*kind, CLUSTER, rows)).unwrap();
     }
     let want_series = sink.store().len();
     assert!(want_series > 50_000, "{want_series} series");
@@ -106,6 +134,15 @@ fn prometheus_scrapes_thousands_of_summary_rows_gzipped_within_its_timeout() {
     assert_eq!(
         prom.scalar("scrape_series_added{job=\"isilon\"}"),
         Some(want_series as f64)
+    );
+
+    // The endpoint logs each body it renders, and its gzipped size.
+    let renders = RECORDER.0.lock().unwrap().clone();
+    assert!(
+        renders
+            .iter()
+            .any(|l| l.contains(&format!("{want_series} samples")) && l.contains("gzipped")),
+        "{renders:?}"
     );
 
     let mut checked = 0;
