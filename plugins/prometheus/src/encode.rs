@@ -1,7 +1,7 @@
 //! Pure text work: how a point's rows become Prometheus series (metric names,
-//! labels, values), and how a set of families becomes an exposition body in the
+//! labels, values), and how families of series become an exposition body in the
 //! Prometheus text format 0.0.4 or OpenMetrics 1.0. No locks, no I/O, no clock:
-//! the caller passes `now`.
+//! which samples are live is the store's business.
 //!
 //! Naming, as gostats does it: `isilon_stat_` + the statistics key with every
 //! character outside `[a-zA-Z0-9_]` (the dots, mostly) turned into `_`; a row with
@@ -10,9 +10,7 @@
 //! the row's tags (names sanitised the same way, sorted by name), plus the
 //! optional `instance_label_name` carrying the cluster name.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Instant;
 
 use idic_plugin_api::{Point, Row, Value};
 
@@ -30,27 +28,6 @@ pub enum Format {
     Text,
     /// OpenMetrics 1.0 text: timestamps in seconds, `# EOF` at the end.
     OpenMetrics,
-}
-
-/// One metric family: its HELP text and its series, keyed by their rendered
-/// label set (`{cluster="c1",node="1"}`, or empty), so that output is sorted.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Family {
-    /// The statistic's description, unescaped.
-    pub help: String,
-    /// The series of this family.
-    pub series: BTreeMap<String, Sample>,
-}
-
-/// The latest value of one series.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample {
-    /// The value.
-    pub value: f64,
-    /// The statistic's own time, Unix seconds.
-    pub time: i64,
-    /// When the sample stops being exposed unless refreshed.
-    pub expires: Instant,
 }
 
 /// Reusable buffers for [`for_each_sample`], so that a batch allocates only for
@@ -96,19 +73,37 @@ impl Format {
     }
 }
 
+/// The summary measurements whose rows gostats also exports with their time, as
+/// the gauge `<name>_time` (gostats keeps the row's `time` as a field; idic's
+/// points carry it as their timestamp only, since InfluxDB 1.x rejects a field
+/// named `time`).
+pub const TIMED_SUMMARIES: [&str; 3] = [
+    "node.summary.protocol",
+    "node.summary.client",
+    "node.summary.drive",
+];
+
+/// The field name of a summary row's time.
+pub const TIME_FIELD: &str = "time";
+
 /// Calls `emit(metric name, rendered labels, value)` for every exported sample of
-/// `point`. `instance` is `(label name, cluster name)` when `instance_label_name`
-/// is set. String fields are skipped (they still count as fields when deciding
-/// whether a row is multi-field, as in gostats).
+/// `point`, row by row (the samples of one row come one after another with the
+/// same labels). `instance` is `(label name, cluster name)` when
+/// `instance_label_name` is set. String fields are skipped (they still count as
+/// fields when deciding whether a row is multi-field, as in gostats). Rows of
+/// [`TIMED_SUMMARIES`] get one more field, [`TIME_FIELD`], holding the point's
+/// timestamp (Unix seconds) as gostats exports it.
 pub fn for_each_sample(
     point: &Point,
     instance: Option<(&str, &str)>,
     scratch: &mut Scratch,
     mut emit: impl FnMut(&str, &str, f64),
 ) {
+    let timed = TIMED_SUMMARIES.contains(&point.measurement.as_str());
     for row in point.rows.iter() {
         render_labels(row, instance, scratch);
-        let multi = row.fields.len() > 1;
+        let add_time = timed && !row.fields.iter().any(|f| f.key == TIME_FIELD);
+        let multi = row.fields.len() + usize::from(add_time) > 1;
         for field in row.fields.iter() {
             let key = field.key.as_str();
             if key == SKIPPED_FIELD {
@@ -120,6 +115,11 @@ pub fn for_each_sample(
             scratch.name.clear();
             push_metric_name(&mut scratch.name, &point.measurement, multi.then_some(key));
             emit(&scratch.name, &scratch.labels, value);
+        }
+        if add_time {
+            scratch.name.clear();
+            push_metric_name(&mut scratch.name, &point.measurement, Some(TIME_FIELD));
+            emit(&scratch.name, &scratch.labels, point.time as f64);
         }
     }
 }
@@ -205,49 +205,62 @@ pub fn push_value(out: &mut String, v: f64) {
     }
 }
 
-/// Renders every live family (samples whose `expires` is after `now`), sorted by
-/// name and label set, into `out`. Returns the number of samples written.
-pub fn render<'a>(
-    families: impl IntoIterator<Item = (&'a String, &'a Family)>,
-    now: Instant,
-    format: Format,
+/// Appends one family, its HELP and TYPE lines and one line per series, to
+/// `out`; `series` gives (rendered label set, value, Unix seconds) in the order
+/// to write them. Nothing is written for a family without series. Returns the
+/// number of series written.
+pub fn render_family<'a>(
     out: &mut String,
+    format: Format,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (&'a str, f64, i64)>,
+) -> usize {
+    let mut series = series.into_iter().peekable();
+    if series.peek().is_none() {
+        return 0;
+    }
+    out.push_str("# HELP ");
+    out.push_str(name);
+    out.push(' ');
+    push_help(out, help, format);
+    out.push_str("\n# TYPE ");
+    out.push_str(name);
+    out.push_str(" gauge\n");
+    render_lines(out, format, name, series)
+}
+
+/// Appends one line per series of family `name` (no header): the
+/// continuation of [`render_family`]. Returns the number of lines written.
+pub fn render_lines<'a>(
+    out: &mut String,
+    format: Format,
+    name: &str,
+    series: impl IntoIterator<Item = (&'a str, f64, i64)>,
 ) -> usize {
     let mut written = 0;
     let mut ints = itoa::Buffer::new();
-    for (name, family) in families {
-        let mut header = false;
-        for (labels, sample) in &family.series {
-            if sample.expires <= now {
-                continue;
-            }
-            if !header {
-                header = true;
-                out.push_str("# HELP ");
-                out.push_str(name);
-                out.push(' ');
-                push_help(out, &family.help, format);
-                out.push_str("\n# TYPE ");
-                out.push_str(name);
-                out.push_str(" gauge\n");
-            }
-            out.push_str(name);
-            out.push_str(labels);
-            out.push(' ');
-            push_value(out, sample.value);
-            out.push(' ');
-            match format {
-                Format::Text => out.push_str(ints.format(sample.time.saturating_mul(1000))),
-                Format::OpenMetrics => out.push_str(ints.format(sample.time)),
-            }
-            out.push('\n');
-            written += 1;
+    for (labels, value, time) in series {
+        out.push_str(name);
+        out.push_str(labels);
+        out.push(' ');
+        push_value(out, value);
+        out.push(' ');
+        match format {
+            Format::Text => out.push_str(ints.format(time.saturating_mul(1000))),
+            Format::OpenMetrics => out.push_str(ints.format(time)),
         }
+        out.push('\n');
+        written += 1;
     }
+    written
+}
+
+/// Appends what ends a body: `# EOF` in OpenMetrics, nothing in the text format.
+pub fn finish(out: &mut String, format: Format) {
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
     }
-    written
 }
 
 /// A field's numeric value: floats, integers, booleans as 1/0; `None` for strings.
@@ -307,7 +320,6 @@ fn push_sanitized(out: &mut String, s: &str) {
 mod tests {
     use super::*;
     use idic_plugin_api::{Field, Tag};
-    use std::time::Duration;
 
     /// A row as (tags, fields).
     type RowSpec<'a> = (Vec<(&'a str, &'a str)>, Vec<(&'a str, Value)>);
@@ -444,9 +456,60 @@ mod tests {
     }
 
     #[test]
+    fn summary_rows_also_export_their_time_as_a_gauge() {
+        for kind in ["protocol", "client", "drive"] {
+            let key = format!("node.summary.{kind}");
+            let p = point(
+                &key,
+                vec![(
+                    vec![("cluster", "c1"), ("node", "2")],
+                    vec![("in", Value::Float(4.5)), ("out", Value::Float(6.0))],
+                )],
+            );
+            assert_eq!(
+                samples(&p, None),
+                [
+                    format!("isilon_stat_node_summary_{kind}_in{{cluster=\"c1\",node=\"2\"}} 4.5"),
+                    format!("isilon_stat_node_summary_{kind}_out{{cluster=\"c1\",node=\"2\"}} 6"),
+                    format!(
+                        "isilon_stat_node_summary_{kind}_time{{cluster=\"c1\",node=\"2\"}} 1700000000"
+                    ),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn the_time_field_makes_a_one_field_summary_row_multi_field() {
+        let p = point(
+            "node.summary.drive",
+            vec![(vec![("cluster", "c1")], vec![("busy", Value::Float(12.0))])],
+        );
+        assert_eq!(
+            samples(&p, None),
+            [
+                "isilon_stat_node_summary_drive_busy{cluster=\"c1\"} 12",
+                "isilon_stat_node_summary_drive_time{cluster=\"c1\"} 1700000000",
+            ]
+        );
+    }
+
+    #[test]
+    fn other_measurements_get_no_time_gauge() {
+        let p = point(
+            "node.summary.other",
+            vec![(vec![("cluster", "c1")], vec![("busy", Value::Float(12.0))])],
+        );
+        assert_eq!(
+            samples(&p, None),
+            ["isilon_stat_node_summary_other{cluster=\"c1\"} 12"]
+        );
+    }
+
+    #[test]
     fn label_values_are_escaped_and_empty_ones_left_out() {
         let p = point(
-            "node.summary.client",
+            "node.clientstats.users",
             vec![(
                 vec![
                     ("cluster", "c1"),
@@ -458,7 +521,7 @@ mod tests {
         );
         assert_eq!(
             samples(&p, None),
-            ["isilon_stat_node_summary_client{cluster=\"c1\",user_name=\"DOM\\\\a \\\"b\\\"\\nc\"} 1"]
+            ["isilon_stat_node_clientstats_users{cluster=\"c1\",user_name=\"DOM\\\\a \\\"b\\\"\\nc\"} 1"]
         );
     }
 
@@ -546,54 +609,48 @@ mod tests {
     }
 
     #[test]
-    fn render_skips_expired_samples_and_empty_families() {
-        let now = Instant::now();
-        let live = now + Duration::from_secs(5);
-        let dead = now;
-        let mut fams = BTreeMap::new();
-        let mut a = Family {
-            help: "Idle \"CPU\"".into(),
-            ..Family::default()
-        };
-        a.series.insert(
-            "{cluster=\"c1\"}".into(),
-            Sample {
-                value: 1.5,
-                time: 10,
-                expires: live,
-            },
-        );
-        a.series.insert(
-            "{cluster=\"c2\"}".into(),
-            Sample {
-                value: 2.0,
-                time: 10,
-                expires: dead,
-            },
-        );
-        let mut b = Family::default();
-        b.series.insert(
-            String::new(),
-            Sample {
-                value: 3.0,
-                time: 10,
-                expires: dead,
-            },
-        );
-        fams.insert("isilon_stat_a".to_string(), a);
-        fams.insert("isilon_stat_b".to_string(), b);
-
+    fn a_family_gets_its_header_once_and_timestamps_per_format() {
+        let series = [("{cluster=\"c1\"}", 1.5, 10), ("{cluster=\"c2\"}", 2.0, 11)];
         let mut text = String::new();
-        assert_eq!(render(&fams, now, Format::Text, &mut text), 1);
+        assert_eq!(
+            render_family(
+                &mut text,
+                Format::Text,
+                "isilon_stat_a",
+                "Idle \"CPU\"",
+                series
+            ),
+            2
+        );
+        finish(&mut text, Format::Text);
         assert_eq!(
             text,
-            "# HELP isilon_stat_a Idle \"CPU\"\n# TYPE isilon_stat_a gauge\nisilon_stat_a{cluster=\"c1\"} 1.5 10000\n"
+            "# HELP isilon_stat_a Idle \"CPU\"\n# TYPE isilon_stat_a gauge\n\
+             isilon_stat_a{cluster=\"c1\"} 1.5 10000\nisilon_stat_a{cluster=\"c2\"} 2 11000\n"
         );
         let mut om = String::new();
-        render(&fams, now, Format::OpenMetrics, &mut om);
+        render_family(
+            &mut om,
+            Format::OpenMetrics,
+            "isilon_stat_a",
+            "Idle \"CPU\"",
+            series,
+        );
+        finish(&mut om, Format::OpenMetrics);
         assert_eq!(
             om,
-            "# HELP isilon_stat_a Idle \\\"CPU\\\"\n# TYPE isilon_stat_a gauge\nisilon_stat_a{cluster=\"c1\"} 1.5 10\n# EOF\n"
+            "# HELP isilon_stat_a Idle \\\"CPU\\\"\n# TYPE isilon_stat_a gauge\n\
+             isilon_stat_a{cluster=\"c1\"} 1.5 10\nisilon_stat_a{cluster=\"c2\"} 2 11\n# EOF\n"
         );
+    }
+
+    #[test]
+    fn a_family_without_series_writes_nothing() {
+        let mut out = String::new();
+        assert_eq!(
+            render_family(&mut out, Format::Text, "isilon_stat_b", "h", []),
+            0
+        );
+        assert_eq!(out, "");
     }
 }

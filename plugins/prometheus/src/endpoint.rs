@@ -7,17 +7,18 @@
 //! milliseconds: it runs on the runtime's blocking threads, so the worker
 //! threads keep serving every other connection meanwhile.
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode};
 
+use crate::body::{self, Body, PieceSender};
 use crate::encode::Format;
 use crate::server::{Handler, Reply};
 use crate::store::Store;
@@ -70,38 +71,69 @@ impl Handler for Endpoint {
     }
 }
 
-/// A rendered `/metrics` body.
+/// What rendering a `/metrics` body did (the body itself went piece by piece
+/// to a [`PieceSender`]).
 struct Rendered {
-    body: Vec<u8>,
     samples: usize,
     /// The size before compression.
     text_len: usize,
+    /// The size sent.
+    sent_len: usize,
 }
+
+/// A body whose pieces add up to less than this is sent whole, with its
+/// `Content-Length`; a larger one is streamed as it is rendered.
+const STREAM_FROM: usize = 1024 * 1024;
+
+/// How much gzip output is gathered before it is handed on.
+const GZIP_PIECE: usize = 64 * 1024;
 
 impl Endpoint {
     async fn metrics(&self, rq: &Parts) -> Reply {
         let format = Format::negotiate(header(rq, header::ACCEPT));
         let gzip = accepts_gzip(header(rq, header::ACCEPT_ENCODING));
         let store = Arc::clone(&self.store);
-        let started = Instant::now();
-        let rendered =
-            tokio::task::spawn_blocking(move || render(&store, format, gzip, Instant::now())).await;
-        let Rendered {
-            body,
-            samples,
-            text_len,
-        } = match rendered {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return self.failed(&e.to_string()),
-            Err(e) => return self.failed(&e.to_string()),
+        let cluster = self.cluster.clone();
+        let (tx, mut rx) = body::channel();
+        let rendering = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let rendered = render(&store, format, gzip, Instant::now(), &tx);
+            if let Ok(r) = &rendered {
+                log::debug!(
+                    "cluster={cluster} rendered /metrics: {} samples, {} bytes{}, {format:?} format, {} ms",
+                    r.samples,
+                    r.text_len,
+                    if gzip { format!(" ({} gzipped)", r.sent_len) } else { String::new() },
+                    started.elapsed().as_millis(),
+                );
+            }
+            rendered
+        });
+        // Gather the first pieces: a small body is sent whole, a large one
+        // streams on from what is gathered.
+        let mut first = Vec::new();
+        let mut gathered = 0;
+        let body = loop {
+            match rx.recv().await {
+                Some(Some(piece)) => {
+                    gathered += piece.len();
+                    first.push(piece);
+                    if gathered >= STREAM_FROM {
+                        break Body::streamed(first, rx);
+                    }
+                }
+                Some(None) => break Body::pieces(first),
+                // The renderer stopped without its end mark: say why.
+                None => {
+                    return match rendering.await {
+                        Ok(Err(e)) => self.failed(&e.to_string()),
+                        Err(e) => self.failed(&e.to_string()),
+                        Ok(Ok(_)) => self.failed("the body ended early"),
+                    };
+                }
+            }
         };
-        log::debug!(
-            "cluster={} rendered /metrics: {samples} samples, {text_len} bytes{}, {format:?} format, {} ms",
-            self.cluster,
-            if gzip { format!(" ({} gzipped)", body.len()) } else { String::new() },
-            started.elapsed().as_millis(),
-        );
-        let mut response = reply(StatusCode::OK, format.content_type(), body);
+        let mut response = answer(StatusCode::OK, format.content_type(), body);
         let headers = response.headers_mut();
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         if gzip {
@@ -129,19 +161,57 @@ impl Endpoint {
     }
 }
 
-/// The body of every sample of `store` live at `now`, gzipped when `gzip`.
-fn render(store: &Store, format: Format, gzip: bool, now: Instant) -> std::io::Result<Rendered> {
-    let (text, samples) = store.render(format, now);
-    let text_len = text.len();
-    let body = if gzip {
-        crate::gzip::compress(text.as_bytes())?
+/// Renders the body of every sample of `store` live at `now`, gzipped when
+/// `gzip`, piece by piece into `out`, then its end mark. The store's lock is
+/// held only while its live samples are copied; the text never exists whole,
+/// and pieces leave as they are made, so the client receives the start of a
+/// large body while the rest is rendered.
+fn render(
+    store: &Store,
+    format: Format,
+    gzip: bool,
+    now: Instant,
+    out: &PieceSender,
+) -> std::io::Result<Rendered> {
+    let gone = || std::io::Error::other("the request was dropped");
+    let snapshot = store.snapshot(now);
+    let mut text_len = 0;
+    let mut sent_len = 0;
+    let samples = if gzip {
+        // Packed, a body is about a tenth of its text.
+        let capacity = (GZIP_PIECE * 2).min(snapshot.size_hint() / 8 + 64);
+        let mut encoder = crate::gzip::encoder(capacity);
+        let samples = snapshot.render_in_pieces(format, |piece| {
+            text_len += piece.len();
+            encoder.write_all(piece.as_bytes())?;
+            piece.clear();
+            let packed = encoder.get_mut();
+            if packed.len() >= GZIP_PIECE {
+                let full = std::mem::replace(packed, Vec::with_capacity(capacity));
+                sent_len += full.len();
+                out.send(Some(full.into())).map_err(|_| gone())?;
+            }
+            Ok::<(), std::io::Error>(())
+        })?;
+        let last = encoder.finish()?;
+        sent_len += last.len();
+        out.send(Some(last.into())).map_err(|_| gone())?;
+        samples
     } else {
-        text.into_bytes()
+        snapshot.render_in_pieces(format, |piece| {
+            text_len += piece.len();
+            let full = std::mem::take(piece);
+            out.send(Some(full.into_bytes().into())).map_err(|_| gone())
+        })?
     };
+    if !gzip {
+        sent_len = text_len;
+    }
+    out.send(None).map_err(|_| gone())?;
     Ok(Rendered {
-        body,
         samples,
         text_len,
+        sent_len,
     })
 }
 
@@ -214,7 +284,12 @@ fn header(rq: &Parts, name: HeaderName) -> Option<&str> {
 
 /// A whole answer with a `Content-Type`.
 pub fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
-    let mut response = Response::new(Full::new(body.into()));
+    answer(status, content_type, Body::whole(body))
+}
+
+/// An answer with a `Content-Type` and `body`.
+fn answer(status: StatusCode, content_type: &'static str, body: Body) -> Reply {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -318,7 +393,8 @@ mod tests {
         use std::io::Read as _;
         let store = Store::new("c1", None, &[]);
         let now = Instant::now();
-        let rows = (0..500)
+        // About 1.5 MB of text: several pieces, plain and gzipped.
+        let rows = (0..30_000)
             .map(|n| Row {
                 tags: vec![Tag::new("cluster", "c1"), Tag::new("node", &n.to_string())].into(),
                 fields: vec![Field::new("value", Value::Float(f64::from(n)))].into(),
@@ -332,20 +408,60 @@ mod tests {
             }],
             now,
         );
-        let plain = render(&store, Format::Text, false, now).unwrap();
-        let packed = render(&store, Format::Text, true, now).unwrap();
-        assert_eq!((plain.samples, packed.samples), (500, 500));
-        assert_eq!(packed.text_len, plain.body.len());
+        let (plain, p) = render_all(&store, false, now);
+        let (packed, g) = render_all(&store, true, now);
+        assert_eq!((p.samples, g.samples), (30_000, 30_000));
         assert!(
-            packed.body.len() * 4 < plain.body.len(),
-            "{}",
-            packed.body.len()
+            p.pieces > 2 && g.pieces > 2,
+            "{} and {} pieces",
+            p.pieces,
+            g.pieces
         );
+        assert_eq!((p.text_len, p.sent_len), (plain.len(), plain.len()));
+        assert_eq!((g.text_len, g.sent_len), (plain.len(), packed.len()));
+        assert!(packed.len() * 4 < plain.len(), "{}", packed.len());
         let mut unpacked = Vec::new();
-        flate2::read::GzDecoder::new(&packed.body[..])
+        flate2::read::GzDecoder::new(&packed[..])
             .read_to_end(&mut unpacked)
             .unwrap();
-        assert_eq!(unpacked, plain.body);
+        assert_eq!(unpacked, plain);
+        // Sorted by label text: node="9999" comes last.
+        assert!(plain.ends_with(b"{cluster=\"c1\",node=\"9999\"} 9999 1700000000000\n"));
+    }
+
+    /// What [`render`] reports and its pieces joined, checking the end mark
+    /// comes last.
+    struct All {
+        samples: usize,
+        text_len: usize,
+        sent_len: usize,
+        pieces: usize,
+    }
+
+    fn render_all(store: &Store, gzip: bool, now: Instant) -> (Vec<u8>, All) {
+        let (tx, mut rx) = body::channel();
+        let r = render(store, Format::Text, gzip, now, &tx).unwrap();
+        let mut bytes = Vec::new();
+        let mut pieces = 0;
+        let mut ended = false;
+        while let Ok(piece) = rx.try_recv() {
+            assert!(!ended, "nothing after the end mark");
+            match piece {
+                Some(b) => {
+                    bytes.extend_from_slice(&b);
+                    pieces += 1;
+                }
+                None => ended = true,
+            }
+        }
+        assert!(ended, "an end mark");
+        let all = All {
+            samples: r.samples,
+            text_len: r.text_len,
+            sent_len: r.sent_len,
+            pieces,
+        };
+        (bytes, all)
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! gzip for `/metrics` bodies: one function and the choice of level. Pure: bytes
-//! in, bytes out.
+//! in, bytes out (whole, or piece by piece through [`encoder`]).
 //!
 //! The fastest level, with flate2's zlib-rs backend: the 15.2 MB body of
 //! 100 000 series becomes 1.4 MB (9 %) in about 19 ms here, where level 6 takes
@@ -14,6 +14,12 @@ use flate2::Compression;
 
 /// The compression level bodies are gzipped at.
 pub const LEVEL: Compression = Compression::fast();
+
+/// An encoder writing one gzip member into a buffer of `capacity` bytes, for
+/// a body compressed as it is rendered.
+pub fn encoder(capacity: usize) -> GzEncoder<Vec<u8>> {
+    GzEncoder::new(Vec::with_capacity(capacity), LEVEL)
+}
 
 /// `body` as a gzip member. (Writing into memory does not fail; the error is
 /// the encoder's signature.)

@@ -5,7 +5,8 @@
 //! discovery endpoint listing those ports.
 //!
 //! This file is glue: read the settings (`config`), keep the samples (`store`,
-//! named and rendered by `encode`, compressed by `gzip`), answer requests (`endpoint`, `sd`) on
+//! named and rendered by `encode`, compressed by `gzip`), answer requests (`endpoint`, `sd`,
+//! whole or streamed bodies from `body`) on
 //! listeners (`server`, with `tls` and `idle`) that all run on the plugin's own
 //! small runtime (`runtime`). A write only updates the store; scrapes render
 //! from it on the runtime's threads, so neither waits long for the other.
@@ -47,6 +48,7 @@
 
 #![deny(missing_docs)]
 
+mod body;
 mod config;
 pub mod encode;
 mod endpoint;

@@ -23,8 +23,6 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
 use hyper::{Request, Response};
@@ -34,6 +32,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use crate::body::Body;
 use crate::idle::Idle;
 use crate::runtime::Runtime;
 
@@ -52,8 +51,8 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`Service::stop`] waits for the endpoint's tasks to end.
 const STOP_WAIT: Duration = Duration::from_secs(10);
 
-/// A whole answer.
-pub type Reply = Response<Full<Bytes>>;
+/// An answer: its head and a whole or streamed body.
+pub type Reply = Response<Body>;
 
 /// What answers each request of an endpoint. Only the request head is given:
 /// no endpoint reads a request body.
@@ -286,7 +285,7 @@ mod tests {
 
     impl Handler for Echo {
         async fn handle(&self, request: Parts) -> Reply {
-            Response::new(Full::new(Bytes::from(format!(
+            Response::new(Body::whole(bytes::Bytes::from(format!(
                 "{} {}",
                 request.method, request.uri
             ))))

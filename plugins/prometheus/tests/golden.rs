@@ -52,6 +52,7 @@ fn stats() -> Vec<StatInfo> {
         ),
         stat("node.load.1min", "Load average over the last minute", 30),
         stat("node.summary.client", "OneFS client summary statistics", 5),
+        stat("node.summary.drive", "OneFS drive summary statistics", 5),
         stat(
             "node.summary.protocol",
             "OneFS protocol summary statistics",
@@ -110,6 +111,7 @@ fn points() -> Vec<Point> {
         ("user_name", "CORP\\alice"),
         ("user_type", "user"),
     ];
+    let drive = [("cluster", "c1"), ("drive_id", "1:3"), ("type", "SATA")];
     let protocol = [
         ("cluster", "c1"),
         ("node", "1"),
@@ -233,6 +235,18 @@ fn points() -> Vec<Point> {
                     ("in", 4096.0),
                     ("operation_rate", 12.5),
                     ("time_avg", 180.0),
+                ],
+            )],
+        ),
+        point(
+            "node.summary.drive",
+            T + 6,
+            &[(
+                &drive,
+                &[
+                    ("busy", 12.5),
+                    ("used_bytes_percent", 61.25),
+                    ("xfers_in", 88.0),
                 ],
             )],
         ),

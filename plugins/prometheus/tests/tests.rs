@@ -16,5 +16,11 @@ mod sd;
 mod golden;
 // Ten scrapers at once while writes go on; a stalled reader holding up no one.
 mod concurrency;
+// A real Prometheus scraping thousands of summary rows, gzipped, in time.
+mod real_prometheus;
+// Its runner, and the simulator's summary rows as the host's points.
+mod promd;
+#[path = "../benches/common/summary.rs"]
+mod summary;
 // The README keeps its skeleton and its config blocks match idic.toml.example.
 mod readme;

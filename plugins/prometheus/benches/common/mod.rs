@@ -6,6 +6,8 @@
 
 use idic_plugin_api::{Field, Point, Row, StatInfo, Tag, Value};
 
+pub mod summary;
+
 /// Keys per node.
 pub const KEYS: usize = 10;
 /// Operations (rows) per key.
