@@ -25,6 +25,22 @@ pub fn raise_open_files(needed: u64) {
     }
 }
 
+/// Limits glibc's malloc to two arenas. The host allocates with mimalloc, but
+/// plugins bring their own allocator, the system's: glibc gives every thread
+/// that calls into a plugin a free-memory pool of its own, and the Prometheus
+/// plugin with 225,000 series kept about 60 MB more with the default (eight per
+/// core) than with two, at the same speed.
+pub fn few_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt takes plain integers; called before plugins are loaded.
+        let ok = unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+        if ok != 1 {
+            log::debug!("cannot limit glibc's malloc arenas");
+        }
+    }
+}
+
 /// Turns transparent huge pages off for this process. mimalloc asks for them on
 /// its arenas, and with THP in `madvise` mode (Debian's default) every touched
 /// 2 MiB region then counts whole in RSS: 20 clusters measured 37 MiB with them,
