@@ -434,7 +434,7 @@ fn not_present_keys_stop_being_asked_for() {
 
 #[test]
 fn hundreds_of_keys_are_split_so_no_request_gets_414() {
-    let reference = util::workspace_root().join("../shared/reference/onefs-stat-keys.json");
+    let reference = util::workspace_root().join("onefs-sim/catalogs/onefs-9.11-keys.json");
     let catalog = onefs_sim::Catalog::load(&reference).expect("the reference catalog loads");
     let keys: Vec<String> = catalog.keys().iter().map(|k| k.key.clone()).collect();
     assert!(

@@ -26,12 +26,32 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A plugin built by the workspace (`cargo build --workspace`, which `make test` runs).
+/// A plugin built by the workspace. `make test` builds them all first; under a
+/// plain `cargo test`, which builds no `cdylib`, the first call builds them
+/// (once per test run, into the same target folder).
 pub fn workspace_plugin(name: &str) -> PathBuf {
     let path = profile_dir().join(format!("lib{name}.so"));
+    if !path.is_file() {
+        static BUILT: OnceLock<()> = OnceLock::new();
+        BUILT.get_or_init(|| {
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo.args(["build", "--quiet"]);
+            for p in ["discard", "jsonl", "influxdb", "influxdbv2", "prometheus"] {
+                cargo.args(["-p", &format!("idic-{p}")]);
+            }
+            if profile_dir().ends_with("release") {
+                cargo.arg("--release");
+            }
+            let status = cargo
+                .current_dir(workspace_root())
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the workspace plugins failed");
+        });
+    }
     assert!(
         path.is_file(),
-        "{} is missing: build the workspace first (`cargo build --workspace`; `make test` does)",
+        "{} is missing after building the workspace plugins",
         path.display()
     );
     path

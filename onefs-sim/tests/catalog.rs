@@ -1,18 +1,19 @@
-//! The statistics key catalog against the shared reference data.
+//! The statistics key catalog against the reference data (604 keys read off a
+//! real cluster, in `catalogs/`) and the compatibility contract (`docs/`).
 
 use std::collections::BTreeMap;
 
 use onefs_sim::{Catalog, KeyInfo, Scope, EXAMPLE_STAT_GROUPS};
 
-use crate::util::shared;
+use crate::util::{compat_spec, reference_catalog};
 
 fn reference() -> Catalog {
-    Catalog::load(shared("reference/onefs-stat-keys.json")).expect("reference catalog loads")
+    Catalog::load(reference_catalog()).expect("reference catalog loads")
 }
 
 #[test]
 fn reference_catalog_loads_every_key() {
-    let text = std::fs::read_to_string(shared("reference/onefs-stat-keys.json")).unwrap();
+    let text = std::fs::read_to_string(reference_catalog()).unwrap();
     let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
     let raw_keys = raw["keys"].as_array().unwrap();
     let catalog = reference();
@@ -29,7 +30,7 @@ fn reference_catalog_loads_every_key() {
 
 #[test]
 fn builtin_catalog_covers_the_example_stat_groups_of_the_spec() {
-    let spec = std::fs::read_to_string(shared("spec/gostats-compat.md")).unwrap();
+    let spec = std::fs::read_to_string(compat_spec()).unwrap();
     let section = spec
         .split("## The example configuration's stat groups")
         .nth(1)

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use onefs_sim::{answer_time, Catalog, ClusterSpec, Scope, SimConfig, MAX_TARGET};
 use serde_json::Value;
 
-use crate::util::{agent, basic_get, current_path, example_keys, now, shared, start, start_one};
+use crate::util::{
+    agent, basic_get, current_path, example_keys, now, reference_catalog, start, start_one,
+};
 
 fn stats(v: &Value) -> &Vec<Value> {
     v["stats"].as_array().expect("stats array")
@@ -456,7 +458,7 @@ fn rates_and_percentages_stay_plausible() {
 
 #[test]
 fn reference_catalog_answers_every_key() {
-    let catalog = Arc::new(Catalog::load(shared("reference/onefs-stat-keys.json")).unwrap());
+    let catalog = Arc::new(Catalog::load(reference_catalog()).unwrap());
     let config = SimConfig {
         catalog: catalog.clone(),
         ..SimConfig::default()

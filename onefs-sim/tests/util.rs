@@ -250,11 +250,15 @@ fn read_all<R: Read>(r: &mut R, out: &mut Vec<u8>) {
     }
 }
 
-/// A file of the shared reference folder.
-pub fn shared(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared")
-        .join(relative)
+/// The 604 statistics keys read off a real OneFS 9.11 cluster (a copy of the
+/// project's reference data, in `onefs-sim/catalogs/`).
+pub fn reference_catalog() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalogs/onefs-9.11-keys.json")
+}
+
+/// The gostats compatibility contract (a copy in `docs/`).
+pub fn compat_spec() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/gostats-compat.md")
 }
 
 /// Every key of the example stat groups.
