@@ -68,14 +68,20 @@ struct Timer {
     due: Instant,
 }
 
-/// Clusters start connecting spread over this long, each at its phase, so that a
-/// thousand TLS handshakes and metadata reads do not all happen at once.
-const START_SPREAD: Duration = Duration::from_secs(10);
+/// Clusters start connecting spread over 10 ms per cluster, at most 10 s, each at
+/// its phase, so that a thousand TLS handshakes and metadata reads do not all
+/// happen at once (and two clusters start at once).
+const START_SPREAD_PER_CLUSTER: Duration = Duration::from_millis(10);
+const START_SPREAD_MAX: Duration = Duration::from_secs(10);
 
 /// Runs one cluster until the task is dropped.
 pub async fn run(job: Job) {
     let label = job.label();
-    tokio::time::sleep(START_SPREAD.mul_f64(schedule::phase(&label))).await;
+    let clusters = job.config.enabled_clusters().count() as u32;
+    let spread = START_SPREAD_PER_CLUSTER
+        .saturating_mul(clusters)
+        .min(START_SPREAD_MAX);
+    tokio::time::sleep(spread.mul_f64(schedule::phase(&label))).await;
     let mut backoff = Backoff::new(FIRST_WAIT, job.max_backoff());
     let connected = loop {
         let attempt = match connect::client(&job.config, job.index, &job.tls, &job.pools.resolve) {
