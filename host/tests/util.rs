@@ -27,18 +27,18 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// A plugin built by the workspace. `make test` builds them all first; under a
-/// plain `cargo test`, which builds no `cdylib`, the first call builds them
-/// (once per test run, into the same target folder).
+/// plain `cargo test`, which builds no `cdylib`, the first call builds the
+/// workspace (once per test run, into the same target folder).
 pub fn workspace_plugin(name: &str) -> PathBuf {
     let path = profile_dir().join(format!("lib{name}.so"));
     if !path.is_file() {
         static BUILT: OnceLock<()> = OnceLock::new();
         BUILT.get_or_init(|| {
+            // The whole workspace, as `make test` builds it: building only the
+            // plugins would unify features differently and leave a second copy
+            // of idic-plugin-api beside the one the doc tests link.
             let mut cargo = Command::new(env!("CARGO"));
-            cargo.args(["build", "--quiet"]);
-            for p in ["discard", "jsonl", "influxdb", "influxdbv2", "prometheus"] {
-                cargo.args(["-p", &format!("idic-{p}")]);
-            }
+            cargo.args(["build", "--quiet", "--workspace"]);
             if profile_dir().ends_with("release") {
                 cargo.arg("--release");
             }
