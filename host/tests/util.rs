@@ -27,28 +27,32 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// A plugin built by the workspace. `make test` builds them all first; under a
-/// plain `cargo test`, which builds no `cdylib`, the first call builds the
-/// workspace (once per test run, into the same target folder).
+/// plain `cargo test`, which builds no `cdylib`, the first call builds the five
+/// plugins once per test run into a target folder of their own (as the fixtures
+/// are), so that nothing the running `cargo test` linked is rebuilt beside it.
 pub fn workspace_plugin(name: &str) -> PathBuf {
-    let path = profile_dir().join(format!("lib{name}.so"));
-    if !path.is_file() {
-        static BUILT: OnceLock<()> = OnceLock::new();
-        BUILT.get_or_init(|| {
-            // The whole workspace, as `make test` builds it: building only the
-            // plugins would unify features differently and leave a second copy
-            // of idic-plugin-api beside the one the doc tests link.
-            let mut cargo = Command::new(env!("CARGO"));
-            cargo.args(["build", "--quiet", "--workspace"]);
-            if profile_dir().ends_with("release") {
-                cargo.arg("--release");
-            }
-            let status = cargo
-                .current_dir(workspace_root())
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the workspace plugins failed");
-        });
+    let file = format!("lib{name}.so");
+    let built = profile_dir().join(&file);
+    if built.is_file() {
+        return built;
     }
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let target = profile_dir().join("../test-plugins");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet"]);
+        for p in ["discard", "jsonl", "influxdb", "influxdbv2", "prometheus"] {
+            cargo.args(["-p", &format!("idic-{p}")]);
+        }
+        let status = cargo
+            .current_dir(workspace_root())
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the workspace plugins failed");
+        target.join("debug")
+    });
+    let path = dir.join(&file);
     assert!(
         path.is_file(),
         "{} is missing after building the workspace plugins",
