@@ -3,8 +3,8 @@
 #   make                  release build into dist/ (dist/idic, dist/onefs-sim, dist/plugins/)
 #   make test             everything CI runs: fmt check, clippy -D warnings, all tests
 #                         (installs influxd/prometheus for the sink tests if missing)
-#   make run              the demo: simulated clusters -> idic -> jsonl sink, until Ctrl-C
-#   make bench            the standard benchmarks (docs/PERFORMANCE.md), about 10 min;
+#   make run              the demo: simulated clusters -> idic -> prometheus sink, until Ctrl-C
+#   make bench            the standard benchmarks (docs/PERFORMANCE.md), about 5 min;
 #                         GOSTATS=/path/to/gostats adds the side-by-side run
 #   make install PREFIX=/usr/local
 #   make clean
