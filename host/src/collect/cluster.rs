@@ -48,6 +48,8 @@ pub struct Job {
     pub tls: Arc<TlsConfigs>,
     /// Where sink writers run, and their shutdown deadline.
     pub writers: Writers,
+    /// Over how long the clusters of this configuration start ([`start_spread`]).
+    pub start_spread: Duration,
 }
 
 impl Job {
@@ -74,14 +76,17 @@ struct Timer {
 const START_SPREAD_PER_CLUSTER: Duration = Duration::from_millis(10);
 const START_SPREAD_MAX: Duration = Duration::from_secs(10);
 
+/// The start spread for `clusters` enabled clusters.
+pub fn start_spread(clusters: usize) -> Duration {
+    START_SPREAD_PER_CLUSTER
+        .saturating_mul(u32::try_from(clusters).unwrap_or(u32::MAX))
+        .min(START_SPREAD_MAX)
+}
+
 /// Runs one cluster until the task is dropped.
 pub async fn run(job: Job) {
     let label = job.label();
-    let clusters = job.config.enabled_clusters().count() as u32;
-    let spread = START_SPREAD_PER_CLUSTER
-        .saturating_mul(clusters)
-        .min(START_SPREAD_MAX);
-    tokio::time::sleep(spread.mul_f64(schedule::phase(&label))).await;
+    tokio::time::sleep(job.start_spread.mul_f64(schedule::phase(&label))).await;
     let mut backoff = Backoff::new(FIRST_WAIT, job.max_backoff());
     let connected = loop {
         let attempt = match connect::client(&job.config, job.index, &job.tls, &job.pools.resolve) {
@@ -312,4 +317,16 @@ async fn fetch(
         }
     };
     decoded.unwrap_or_else(|e| Err(CycleError::Panicked(crate::supervise::panic_message(e))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_spread_grows_with_clusters_up_to_ten_seconds() {
+        assert_eq!(start_spread(2), Duration::from_millis(20));
+        assert_eq!(start_spread(1000), Duration::from_secs(10));
+        assert_eq!(start_spread(usize::MAX), Duration::from_secs(10));
+    }
 }

@@ -221,6 +221,7 @@ impl Running {
         let pools = Pools::new(config.global.sink_workers);
         let tls = Arc::new(TlsConfigs::default());
         let cap = Duration::from_secs(config.global.max_backoff.max(1));
+        let start_spread = cluster::start_spread(config.enabled_clusters().count());
         let tasks = config
             .clusters
             .iter()
@@ -235,6 +236,7 @@ impl Running {
                     pools: pools.clone(),
                     tls: Arc::clone(&tls),
                     writers: writers.clone(),
+                    start_spread,
                 };
                 let what = format!("cluster={} collection", job.label());
                 let stop = stop.clone();
