@@ -48,7 +48,7 @@ enum Event {
 /// `idic` with no verb: collect until told to stop.
 pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     limits::no_huge_pages();
-    limits::few_malloc_arenas();
+    limits::tune_malloc();
     let (config, warnings) = Config::load(&cli.config_file).map_err(|e| anyhow!("{e}"))?;
     logging::init(&log_settings(cli, &config)).context("cannot set up logging")?;
     for w in &warnings {
