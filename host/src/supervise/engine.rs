@@ -58,6 +58,9 @@ pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(Pools::threads(config.global.sink_workers))
+        // Sinks write once per cycle: with tokio's default 10 s, pool threads
+        // exited between slow cycles and were made again for the next.
+        .thread_keep_alive(Duration::from_secs(300))
         .enable_all()
         .thread_name("idic")
         .build()
