@@ -195,7 +195,7 @@ impl Sinks {
                     settings: sink.settings.clone(),
                     budget: Budget::new(max),
                     disk: (kind == BufferKind::Disk).then(|| state_dir.join(&sink.name)),
-                    segment_bytes: (max / (4 * clusters)).clamp(64 << 10, 8 << 20),
+                    segment_bytes: (max / (4 * clusters)).clamp(4 << 10, 8 << 20),
                     failing: Arc::new(AtomicBool::new(false)),
                 }
             })

@@ -12,8 +12,8 @@ use crate::config::{BufferKind, ConfigError, DeliveryConfig, Global, SinkConfig,
 /// The keys of `[delivery]` and `[delivery.NAME]`.
 const DELIVERY: &[&str] = &["state_dir", "buffer", "buffer_max_bytes"];
 
-/// The smallest and largest `buffer_max_bytes`: 1 MiB and 16 TiB.
-pub const MIN_BUFFER_BYTES: i64 = 1 << 20;
+/// The smallest and largest `buffer_max_bytes`: 64 KiB and 16 TiB.
+pub const MIN_BUFFER_BYTES: i64 = 64 << 10;
 /// See [`MIN_BUFFER_BYTES`].
 pub const MAX_BUFFER_BYTES: i64 = 1 << 44;
 
@@ -230,7 +230,7 @@ fn settings(
             _ => {
                 return Err(ctx.error_at(
                     &path(k),
-                    format!("{label}: buffer_max_bytes must be a number of bytes from {MIN_BUFFER_BYTES} (1 MiB) to {MAX_BUFFER_BYTES} (16 TiB), e.g. buffer_max_bytes = 1073741824 for 1 GiB"),
+                    format!("{label}: buffer_max_bytes must be a number of bytes from {MIN_BUFFER_BYTES} (64 KiB) to {MAX_BUFFER_BYTES} (16 TiB), e.g. buffer_max_bytes = 1073741824 for 1 GiB"),
                 ))
             }
         }
