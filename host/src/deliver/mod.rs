@@ -14,6 +14,8 @@
 //! and draining on shutdown.
 
 mod codec;
+#[cfg(test)]
+mod drain;
 mod queue;
 mod segment;
 mod sync;

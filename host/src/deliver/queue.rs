@@ -367,6 +367,15 @@ impl Shared {
             let notified = self.wake.notified();
             {
                 let mut state = self.lock();
+                // A closed disk queue leaves its backlog on disk for the next
+                // queue of this (cluster, sink), which may be waiting for the
+                // folder; only batches still in memory are delivered now.
+                if state.closing
+                    && state.log.is_some()
+                    && state.entries.front().is_some_and(|e| e.batch.is_none())
+                {
+                    return None;
+                }
                 while let Some(e) = state.entries.pop_front() {
                     self.settings.budget.sub(e.bytes);
                     if let Some(batch) = e.batch {

@@ -11,8 +11,9 @@
 //! while batches queue. When the writer itself fails (a bug), it is logged and
 //! restarted with the back-off; the queue survives it. When the queue closes, a
 //! memory queue's writer drains until `Writers::abort` and counts what is left as
-//! lost; a disk queue's writer delivers while the sink accepts and stops at the
-//! first failure, leaving the rest on disk for the next start.
+//! lost; a disk queue's writer delivers the batches still in memory while the
+//! sink accepts them and stops at the first failure or the first batch only on
+//! disk, leaving the rest there for the next start.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -608,6 +609,9 @@ mod tests {
         let w = Writers::default();
         let d = start(&up, &w, disk_settings(tmp.path(), 1 << 20)).await;
         d.push(batch(4));
+        while up.written.lock().unwrap().len() < 4 {
+            tokio::time::sleep(FAST).await;
+        }
         close(d, &w, Duration::from_secs(10)).await;
         assert_eq!(*up.written.lock().unwrap(), vec![1, 2, 3, 4], "in order");
 
@@ -643,6 +647,9 @@ mod tests {
         let dropped = d.counters().dropped_full.load(Ordering::SeqCst);
         assert!(dropped > 100, "{dropped}");
         release.send(()).unwrap();
+        while s.written.lock().unwrap().last() != Some(&200) {
+            tokio::time::sleep(FAST).await;
+        }
         close(d, &w, Duration::from_secs(10)).await;
         let written = s.written.lock().unwrap().clone();
         assert_eq!(written[0], 1);

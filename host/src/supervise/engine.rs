@@ -54,7 +54,10 @@ pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         log::warn!("{w}");
     }
-    limits::raise_open_files(limits::files_needed(config.enabled_clusters().count()));
+    limits::raise_open_files(limits::files_needed(
+        config.enabled_clusters().count(),
+        config.sinks.len(),
+    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(Pools::threads(config.global.sink_workers))
