@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use onefs_sim::ClusterSpec;
@@ -43,8 +43,7 @@ fn plugins(dir: &Dir) -> PathBuf {
 /// Starts idic logging to `dir/<log>`, optionally through `wrap` (a shell
 /// command line ending in `exec "$@"`).
 fn spawn(dir: &Dir, config: &Path, plugins: &Path, log: &str, wrap: Option<&str>) -> Running {
-    let log = dir.join(log);
-    let mut cmd = match wrap {
+    let cmd = match wrap {
         Some(script) => {
             let mut c = Command::new("unshare");
             c.args(["-rm", "--propagation", "private", "sh", "-c", script, "sh"]);
@@ -53,21 +52,7 @@ fn spawn(dir: &Dir, config: &Path, plugins: &Path, log: &str, wrap: Option<&str>
         }
         None => Command::new(util::idic_bin()),
     };
-    let child = cmd
-        .arg("-config-file")
-        .arg(config)
-        .arg("--plugin-dir")
-        .arg(plugins)
-        .arg("-logfile")
-        .arg(&log)
-        .args(["-loglevel", "debug"])
-        .env_remove("IDIC_PLUGIN_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("idic starts");
-    Running { child, log }
+    Running::launch(cmd, dir.join(log), config, plugins, &[])
 }
 
 fn secs(t: SystemTime) -> i64 {
