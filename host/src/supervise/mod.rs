@@ -9,5 +9,5 @@ mod restart;
 mod sinks;
 
 pub use engine::collect;
-pub use restart::panic_message;
+pub use restart::{panic_message, payload_message};
 pub use sinks::{cluster_folder, Target};
