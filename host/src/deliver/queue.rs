@@ -188,7 +188,7 @@ impl Delivery {
             bytes: 0,
         };
         if let (Some(log), Some(disk)) = (state.log.as_mut(), &s.settings.disk) {
-            let mut buf = Vec::new();
+            let mut buf = Vec::with_capacity(codec::encoded_len(&batch));
             codec::encode(&batch, &mut buf);
             let before = log.bytes();
             match log.append(seq, &buf) {
