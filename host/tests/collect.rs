@@ -14,11 +14,11 @@ use crate::util::{self, Dir, Running};
 
 /// One delivered point, as the jsonl plugin wrote it.
 #[derive(Debug, Clone)]
-struct Line {
-    cluster: String,
-    measurement: String,
-    time: i64,
-    rows: Vec<Value>,
+pub struct Line {
+    pub cluster: String,
+    pub measurement: String,
+    pub time: i64,
+    pub rows: Vec<Value>,
 }
 
 impl Line {
@@ -29,7 +29,7 @@ impl Line {
     }
 }
 
-fn read_lines(path: &Path) -> Vec<Line> {
+pub fn read_lines(path: &Path) -> Vec<Line> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -48,7 +48,7 @@ fn read_lines(path: &Path) -> Vec<Line> {
 }
 
 /// A plugins folder with the jsonl plugin, and a config for it.
-fn jsonl_setup(
+pub fn jsonl_setup(
     dir: &Dir,
     c: &Clusters,
     stats: &[&str],

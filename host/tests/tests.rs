@@ -16,6 +16,8 @@ mod cli;
 mod plugins;
 // Collection end to end through onefs-sim and the jsonl sink.
 mod collect;
+// Clusters answering garbage: idic survives, logs once, and collects fully again.
+mod hostile;
 // Authentication and TLS toward clusters, as an operator configures them.
 mod onefs;
 // READMEs and module docs that must stay true.

@@ -215,8 +215,7 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
             std::future::pending::<()>().await;
             return;
         }
-        let Some((index, timer)) = timers.iter_mut().enumerate().min_by_key(|(_, t)| t.due)
-        else {
+        let Some((index, timer)) = timers.iter_mut().enumerate().min_by_key(|(_, t)| t.due) else {
             return;
         };
         let wake = down_until.map_or(timer.due, |d| d.max(timer.due));
@@ -227,6 +226,7 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
             timer.due = schedule::next_due(timer.due, timer.bucket.interval, Instant::now());
             continue;
         }
+        let tick = timer.due;
         let result = fetch(&mut client, &timer.bucket.what, &opts, &job.pools.decode).await;
         let now = Instant::now();
         match result {
@@ -237,13 +237,16 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
                 if job.check_stat_return {
                     report_missing(&name, &timer.bucket.what, &decoded.keys_seen);
                 }
-                care.handle(&name, index, &mut timer.bucket, &decoded.problems, now);
+                // Re-probes are timed from the cycle's tick, so that they fall on one.
+                care.handle(&name, index, &mut timer.bucket, &decoded.problems, tick);
                 delivery.push(decoded.points);
                 if down_until.take().is_some() {
                     // Reconnected: keys taken out since the last connection get
                     // another chance at once.
                     for (i, key) in care.reconnected() {
-                        if let Some(Fetch::Stats(keys)) = timers.get_mut(i).map(|t| &mut t.bucket.what) {
+                        if let Some(Fetch::Stats(keys)) =
+                            timers.get_mut(i).map(|t| &mut t.bucket.what)
+                        {
                             keys.push(key);
                         }
                     }

@@ -37,7 +37,9 @@ impl Failures {
             log::error!("cluster={cluster} collecting {bucket} failed: {error}; this cycle is skipped, next try in {secs} s (further failures of this kind are logged at debug level until collection works again)");
             true
         } else {
-            log::debug!("cluster={cluster} collecting {bucket} failed again: {error}; next try in {secs} s");
+            log::debug!(
+                "cluster={cluster} collecting {bucket} failed again: {error}; next try in {secs} s"
+            );
             false
         }
     }
