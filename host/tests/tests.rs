@@ -7,6 +7,8 @@ mod util;
 mod sim;
 // A real Prometheus server started for a test and queried through its HTTP API.
 mod promd;
+// Whether influxd, prometheus and promtool are installed: skip or fail.
+mod services;
 // A real InfluxDB 1.x server started for a test and queried through its HTTP API.
 mod influxd;
 
