@@ -72,7 +72,7 @@ pub use faults::{
     FaultSettings, Faults, Malformed, ALL_MALFORMED, HUGE_BODY_BYTES, OVERSIZED_BODY_BYTES,
     SLOW_BODY_PACE,
 };
-pub use http::MAX_TARGET;
+pub use http::{parse_all as parse_requests, MAX_TARGET};
 pub use record::{Counters, LoggedRequest};
 pub use sim::{ClusterHandle, Sim};
 pub use summary::{SummaryKind, SUMMARY_INTERVAL};

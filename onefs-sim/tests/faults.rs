@@ -327,7 +327,7 @@ fn an_oversized_body_has_no_length_and_goes_on_past_any_limit() {
         .limit(4 << 20)
         .read_to_vec();
     assert!(read.is_err(), "more than 4 MiB without an end");
-    assert!(OVERSIZED_BODY_BYTES > 64 << 20);
+    const { assert!(OVERSIZED_BODY_BYTES > 64 << 20) };
 }
 
 #[test]
@@ -355,7 +355,7 @@ fn a_slow_body_is_not_done_before_a_short_timeout() {
     );
     assert!(r.is_err(), "a body of hundreds of bytes at 1 byte/s: {r:?}");
     assert!(started.elapsed() >= Duration::from_secs(2));
-    assert!(SLOW_BODY_PACE >= Duration::from_secs(1));
+    assert!(SLOW_BODY_PACE.as_secs() >= 1);
 }
 
 #[test]
