@@ -166,24 +166,12 @@ pub(crate) fn write_response<W: Write>(
         } => {
             out.extend_from_slice(prefix);
             w.write_all(&out)?;
-            let block = vec![b'x'; 64 * 1024];
-            let mut left = *fill;
-            while left > 0 {
-                let n = left.min(block.len());
-                w.write_all(&block[..n])?;
-                left -= n;
-            }
+            write_fill(w, *fill)?;
             w.write_all(suffix)?;
         }
         Body::Unsized { fill } => {
             w.write_all(&out)?;
-            let block = vec![b'x'; 64 * 1024];
-            let mut left = *fill;
-            while left > 0 {
-                let n = left.min(block.len());
-                w.write_all(&block[..n])?;
-                left -= n;
-            }
+            write_fill(w, *fill)?;
         }
         Body::Slow { bytes, pace } => {
             w.write_all(&out)?;
@@ -199,6 +187,18 @@ pub(crate) fn write_response<W: Write>(
         }
     }
     w.flush()
+}
+
+/// Writes `fill` bytes of `x`, 64 KiB at a time.
+fn write_fill<W: Write>(w: &mut W, fill: usize) -> io::Result<()> {
+    let block = vec![b'x'; 64 * 1024];
+    let mut left = fill;
+    while left > 0 {
+        let n = left.min(block.len());
+        w.write_all(&block[..n])?;
+        left -= n;
+    }
+    Ok(())
 }
 
 /// The reason phrase of a status.

@@ -280,12 +280,7 @@ fn random_bytes_are_not_json() {
     let sim = start_one(ClusterSpec::new("Noise"));
     let (agent, c) = (agent(&sim), &sim.clusters()[0]);
     c.faults().set_malformed(Some(Malformed::RandomBytes));
-    let url = format!("{}{}", c.url(), current_path(&["cluster.health"]));
-    let response = agent
-        .get(&url)
-        .header("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")
-        .call()
-        .unwrap();
+    let response = basic_response(&agent, c, &current_path(&["cluster.health"]));
     let body = response.into_body().read_to_vec().unwrap();
     assert!(body.len() >= 64);
     assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err());
@@ -314,12 +309,7 @@ fn an_oversized_body_has_no_length_and_goes_on_past_any_limit() {
     let sim = start_one(ClusterSpec::new("Flood"));
     let (agent, c) = (agent(&sim), &sim.clusters()[0]);
     c.faults().set_malformed(Some(Malformed::Oversized));
-    let url = format!("{}{}", c.url(), current_path(&["cluster.health"]));
-    let response = agent
-        .get(&url)
-        .header("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")
-        .call()
-        .unwrap();
+    let response = basic_response(&agent, c, &current_path(&["cluster.health"]));
     assert!(response.headers().get("content-length").is_none());
     let read = response
         .into_body()
@@ -370,4 +360,17 @@ fn a_reset_mid_body_fails_the_request_and_the_next_one_works() {
     );
     assert!(r.is_err(), "{r:?}");
     assert_eq!(basic_get(&agent, c, CONFIG).json()["name"], "Cut");
+}
+
+/// A GET with Basic credentials whose body is left unread.
+fn basic_response(
+    agent: &ureq::Agent,
+    c: &onefs_sim::ClusterHandle,
+    path: &str,
+) -> ureq::http::Response<ureq::Body> {
+    agent
+        .get(format!("{}{path}", c.url()))
+        .header("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")
+        .call()
+        .unwrap()
 }
