@@ -18,7 +18,7 @@
 
 use std::path::Path;
 
-use idic::collect::decode::{self, DecodeError, Decoded, Options, SummaryKind};
+use idic::collect::decode::{self, Decoded, Options, SummaryKind};
 
 /// The options every decoder target uses.
 fn options() -> Options {
@@ -26,22 +26,6 @@ fn options() -> Options {
         cluster: "fuzz".to_string(),
         include_degraded: true,
     }
-}
-
-/// The decoder's byte entry point for `/statistics/current` answers.
-pub fn current_bytes(body: &[u8], opts: &Options) -> Result<Decoded, DecodeError> {
-    let json = serde_json::from_slice(body).map_err(|e| DecodeError(e.to_string()))?;
-    decode::current(&json, opts)
-}
-
-/// The decoder's byte entry point for summary answers.
-pub fn summary_bytes(
-    kind: SummaryKind,
-    body: &[u8],
-    opts: &Options,
-) -> Result<Decoded, DecodeError> {
-    let json = serde_json::from_slice(body).map_err(|e| DecodeError(e.to_string()))?;
-    decode::summary(kind, &json, opts)
 }
 
 /// Points are never empty.
@@ -56,11 +40,11 @@ fn check_decoded(d: &Decoded) {
 
 /// A `/statistics/current` answer.
 pub fn decode_current(data: &[u8]) {
-    let first = current_bytes(data, &options());
+    let first = decode::current(data, &options());
     if let Ok(d) = &first {
         check_decoded(d);
     }
-    assert_eq!(first, current_bytes(data, &options()), "deterministic");
+    assert_eq!(first, decode::current(data, &options()), "deterministic");
 }
 
 /// A summary answer; the first byte chooses the kind.
@@ -73,7 +57,7 @@ pub fn decode_summary(data: &[u8]) {
         1 => SummaryKind::Client,
         _ => SummaryKind::Drive,
     };
-    if let Ok(d) = summary_bytes(kind, body, &options()) {
+    if let Ok(d) = decode::summary(kind, body, &options()) {
         check_decoded(&d);
     }
 }

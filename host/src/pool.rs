@@ -2,7 +2,7 @@
 //!
 //! Everything idic does that blocks a thread goes through one of three pools,
 //! each with a fixed number of permits: sink calls (`[global] sink_workers`),
-//! parsing and decoding answers ([`DECODERS`]) and host-name lookups
+//! decoding large answers ([`DECODERS`]) and host-name lookups
 //! ([`RESOLVERS`]). The runtime's blocking-thread limit is their sum, so work
 //! never queues inside tokio behind another kind of work, and the number of
 //! threads does not grow with clusters or sinks. Waiting for a permit is async:
@@ -13,8 +13,9 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinError;
 
-/// How many answers may be parsed and decoded at once, process-wide: the JSON
-/// trees of clusters whose timers coincide would otherwise peak together.
+/// How many large answers (summary tables; smaller ones are decoded on their
+/// cluster's task) may be decoded at once, process-wide: the points of clusters
+/// whose timers coincide would otherwise peak together.
 pub const DECODERS: usize = 2;
 
 /// How many host-name lookups may run at once (a lookup blocks in the resolver).

@@ -281,6 +281,21 @@ enum CycleError {
 }
 
 impl CycleError {
+    /// An answer that could not be decoded: a body that is not JSON is the
+    /// cluster's fault (a malformed answer), one of the wrong shape a decode error.
+    fn decode(answer: &onefs::Answer, e: decode::DecodeError) -> CycleError {
+        match e {
+            decode::DecodeError::NotJson(why) => {
+                CycleError::Onefs(onefs::Error::Malformed(format!(
+                    "GET {}: the answer is not valid JSON ({why}); it starts with {:?}",
+                    answer.path,
+                    onefs::excerpt(&answer.body)
+                )))
+            }
+            decode::DecodeError::Shape(why) => CycleError::Decode(why),
+        }
+    }
+
     fn is_connection(&self) -> bool {
         matches!(self, CycleError::Onefs(e) if e.is_connection())
     }
@@ -318,43 +333,64 @@ impl From<onefs::Error> for CycleError {
     }
 }
 
-/// One cycle: the requests (async), then parsing and decoding (on the decode pool).
+/// Answers up to this size (all of a cycle's together) are decoded on the
+/// cluster's own task: that takes well under a millisecond, less than handing
+/// them to the decode pool and back, which costs two thread wake-ups a cycle.
+/// Larger ones (summary tables run to megabytes) go to the pool, so that no
+/// runtime worker is held for long.
+const INLINE_DECODE_BYTES: usize = 256 * 1024;
+
+/// One cycle: the requests (async), then decoding (inline or on the decode pool).
 async fn fetch(
     client: &mut Client,
     what: &Fetch,
     opts: &decode::Options,
     decode_pool: &Pool,
 ) -> Result<Decoded, CycleError> {
-    let opts = opts.clone();
-    let decoded = match what {
+    match what {
         Fetch::Stats(keys) => {
             let answers = client.current(keys).await?;
-            decode_pool
-                .run(move || {
-                    let mut all = Decoded::default();
-                    for answer in &answers {
-                        let d = decode::current(&answer.json()?, &opts)
-                            .map_err(|e| CycleError::Decode(e.to_string()))?;
-                        all.points.extend(d.points);
-                        all.problems.extend(d.problems);
-                        all.keys_seen.extend(d.keys_seen);
-                    }
-                    Ok(all)
-                })
-                .await
+            let size = answers.iter().map(|a| a.body.len()).sum();
+            let opts = opts.clone();
+            decode_on(decode_pool, size, move || {
+                let mut all = Decoded::default();
+                for answer in &answers {
+                    let d = decode::current(&answer.body, &opts)
+                        .map_err(|e| CycleError::decode(answer, e))?;
+                    all.points.extend(d.points);
+                    all.problems.extend(d.problems);
+                    all.keys_seen.extend(d.keys_seen);
+                }
+                Ok(all)
+            })
+            .await
         }
         Fetch::Summary(kind) => {
             let kind = *kind;
             let answer = client.summary(kind.path()).await?;
-            decode_pool
-                .run(move || {
-                    decode::summary(kind, &answer.json()?, &opts)
-                        .map_err(|e| CycleError::Decode(e.to_string()))
-                })
-                .await
+            let opts = opts.clone();
+            decode_on(decode_pool, answer.body.len(), move || {
+                decode::summary(kind, &answer.body, &opts)
+                    .map_err(|e| CycleError::decode(&answer, e))
+            })
+            .await
         }
+    }
+}
+
+/// Runs a decoding job of `size` bytes of answers inline or on the pool; a panic
+/// in it is this cycle's error.
+async fn decode_on<F>(pool: &Pool, size: usize, job: F) -> Result<Decoded, CycleError>
+where
+    F: FnOnce() -> Result<Decoded, CycleError> + Send + 'static,
+{
+    let outcome = if size <= INLINE_DECODE_BYTES {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
+            .map_err(crate::supervise::payload_message)
+    } else {
+        pool.run(job).await.map_err(crate::supervise::panic_message)
     };
-    decoded.unwrap_or_else(|e| Err(CycleError::Panicked(crate::supervise::panic_message(e))))
+    outcome.unwrap_or_else(|e| Err(CycleError::Panicked(e)))
 }
 
 #[cfg(test)]

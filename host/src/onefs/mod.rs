@@ -188,13 +188,6 @@ pub struct Answer {
     pub body: Bytes,
 }
 
-impl Answer {
-    /// Parses the body as JSON; a clear error naming the request when it is not.
-    pub fn json(&self) -> Result<Value, Error> {
-        parse_json(&self.path, &self.body)
-    }
-}
-
 /// Parses the body of `GET path` as JSON.
 pub fn parse_json(path: &str, body: &[u8]) -> Result<Value, Error> {
     serde_json::from_slice(body).map_err(|e| {

@@ -48,7 +48,7 @@ enum Event {
 /// `idic` with no verb: collect until told to stop.
 pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     limits::no_huge_pages();
-    limits::few_malloc_arenas();
+    limits::tune_malloc();
     let (config, warnings) = Config::load(&cli.config_file).map_err(|e| anyhow!("{e}"))?;
     logging::init(&log_settings(cli, &config)).context("cannot set up logging")?;
     for w in &warnings {
@@ -58,6 +58,9 @@ pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(Pools::threads(config.global.sink_workers))
+        // Sinks write once per cycle: with tokio's default 10 s, pool threads
+        // exited between slow cycles and were made again for the next.
+        .thread_keep_alive(Duration::from_secs(300))
         .enable_all()
         .thread_name("idic")
         .build()

@@ -7,4 +7,4 @@ mod limits;
 mod restart;
 
 pub use engine::collect;
-pub use restart::panic_message;
+pub use restart::{panic_message, payload_message};

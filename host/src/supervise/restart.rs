@@ -56,7 +56,11 @@ pub fn panic_message(e: JoinError) -> String {
     if !e.is_panic() {
         return e.to_string();
     }
-    let payload = e.into_panic();
+    payload_message(e.into_panic())
+}
+
+/// A caught panic's message (`std::panic::catch_unwind`'s error).
+pub fn payload_message(payload: Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         format!("panicked: {s}")
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -5,17 +5,11 @@
 //! `cluster` then `devid` and `node` tags for node-scoped keys, and every number
 //! as a float field (`value` for a scalar, the record's names otherwise).
 
-use idic::collect::decode::{self, DecodeError, Decoded, Options};
+use idic::collect::decode::{self, Options};
 use idic_plugin_api::{Point, Value as PointValue};
 use onefs_sim::{Catalog, Scope};
 use proptest::prelude::*;
 use serde_json::{json, Value};
-
-/// The decoder's byte entry point for `/statistics/current` answers.
-fn current_bytes(body: &[u8], opts: &Options) -> Result<Decoded, DecodeError> {
-    let json = serde_json::from_slice(body).map_err(|e| DecodeError(e.to_string()))?;
-    decode::current(&json, opts)
-}
 
 /// The builtin catalog's keys whose values are numbers or records of numbers.
 fn numeric_keys() -> Vec<(String, Scope)> {
@@ -116,7 +110,7 @@ proptest! {
         }
         let body = json!({ "stats": stats }).to_string();
         let opts = Options { cluster: cluster.clone(), include_degraded: false };
-        let decoded = current_bytes(body.as_bytes(), &opts).expect("decodes");
+        let decoded = decode::current(body.as_bytes(), &opts).expect("decodes");
         prop_assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
         let got: Vec<String> = decoded.points.iter().map(render).collect();
         prop_assert_eq!(got, want);

@@ -18,18 +18,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use ureq::tls::TlsConfig;
 use ureq::Agent;
 
 use crate::error::{parse_rejection, server_message, Error, ErrorKind};
+use crate::gzip;
 
 /// A compressed-body buffer larger than this is freed after use.
 const KEEP_COMPRESSED: usize = 64 * 1024;
@@ -277,15 +275,16 @@ impl Client {
     /// Sends one body of line protocol. `Ok` means InfluxDB stored every line.
     pub fn write(&mut self, body: &[u8]) -> Result<(), Error> {
         if self.gzip && body.len() >= GZIP_MIN_BYTES {
-            let compressed = self.compress(body);
-            let result = self.post(&compressed, true);
+            let mut compressed = std::mem::take(&mut self.compressed);
+            let result =
+                gzip::compress(body, &mut compressed).then(|| self.post(&compressed, true));
             // Kept for the next body of this batch, unless it is large: sinks are
             // idle between cycles.
             if compressed.capacity() <= KEEP_COMPRESSED {
                 self.compressed = compressed;
             }
             match result {
-                Err(Failure::Http(415, _)) => {
+                Some(Err(Failure::Http(415, _))) => {
                     log::warn!(
                         "InfluxDB at {} does not accept gzip-compressed writes (HTTP 415): sending uncompressed from now on; set gzip = false in [{}] to silence this",
                         self.base_url,
@@ -293,7 +292,9 @@ impl Client {
                     );
                     self.gzip = false;
                 }
-                other => return other.map_err(|f| self.failure_error(f, body.len())),
+                Some(other) => return other.map_err(|f| self.failure_error(f, body.len())),
+                // deflate failed: this body goes plain.
+                None => {}
             }
         }
         self.post(body, false)
@@ -328,16 +329,6 @@ impl Client {
             Failure::Transport(e) => e,
             Failure::Http(status, body) => self.status_error(status, &body, len),
         }
-    }
-
-    /// Compresses `body` into the reused buffer.
-    fn compress(&mut self, body: &[u8]) -> Vec<u8> {
-        let mut buf = std::mem::take(&mut self.compressed);
-        buf.clear();
-        let mut encoder = GzEncoder::new(buf, Compression::fast());
-        // Writing into a Vec cannot fail.
-        let _ = encoder.write_all(body);
-        encoder.finish().unwrap_or_default()
     }
 
     /// A failure below HTTP (no connection, a timeout, TLS) of a request allowed

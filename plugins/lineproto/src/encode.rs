@@ -51,6 +51,9 @@ pub struct Stats {
     pub bad_measurements: u64,
 }
 
+/// What a new body reserves before its first line (it grows by doubling).
+const FIRST_BODY_CAPACITY: usize = 32 * 1024;
+
 /// Encodes batches of points into request bodies of at most `max_bytes` each
 /// (a single line longer than that gets a body of its own). Buffers are kept
 /// between batches.
@@ -165,11 +168,14 @@ impl Encoder {
         }
     }
 
-    /// Makes the next spare buffer (or a new one) the current body.
+    /// Makes the next spare buffer (or a new one) the current body. A new body
+    /// starts small and grows as lines come: a typical cycle's batch is tens of
+    /// kilobytes, and a megabyte reserved up front per body ends up resident in
+    /// the allocator's arenas once a few writers have run at the same time.
     fn next_body(&mut self) {
         if self.used == self.bodies.len() {
             self.bodies.push(Body {
-                bytes: Vec::with_capacity(self.max_bytes.min(1 << 20)),
+                bytes: Vec::with_capacity(self.max_bytes.min(FIRST_BODY_CAPACITY)),
                 lines: 0,
             });
         }

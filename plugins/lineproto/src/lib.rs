@@ -39,6 +39,7 @@ pub mod client;
 pub mod encode;
 pub mod error;
 pub mod escape;
+mod gzip;
 pub mod settings;
 pub mod sink;
 

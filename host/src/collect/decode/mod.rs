@@ -2,15 +2,18 @@
 //! describes ("Turning answers into points" in the compatibility spec).
 //!
 //! Two answers are understood: `/platform/1/statistics/current` ([`current`]) and
-//! `/platform/3/statistics/summary/{protocol,client,drive}` ([`summary`]). Both take
-//! the body already parsed as JSON and return the points plus the per-key
-//! [`Problem`]s the caller logs and acts on: one bad key never spoils the batch.
-//! Only a body that is unusable as a whole is a [`DecodeError`].
+//! `/platform/3/statistics/summary/{protocol,client,drive}` ([`summary`]). Both
+//! read the body's bytes once, as a stream (`json.rs`, `envelope.rs`): each entry
+//! or row becomes its point as the parser reaches it, and no JSON tree of the
+//! answer is built. They return the points plus the per-key [`Problem`]s the
+//! caller logs and acts on: one bad key never spoils the batch. Only a body that
+//! is unusable as a whole is a [`DecodeError`].
 //!
 //! This module owns the shape of points (measurement, timestamp, tags, fields and
 //! their order). It does no I/O and no logging, keeps no state between answers
 //! ("warn once" and "stop asking" are the caller's memory), and knows nothing of
-//! sinks or line protocol. The summary endpoints' tables are in `summary.rs`.
+//! sinks or line protocol. An entry's `value` is flattened in `value.rs`; the
+//! summary endpoints' tables are in `summary.rs`.
 //!
 //! Decisions where gostats is silent or crashes:
 //! - Booleans become float fields, `1.0` for true and `0.0` for false, wherever a
@@ -25,16 +28,26 @@
 //!   row left without fields is dropped; a value whose rows all lack fields (only
 //!   strings) is unusable, while one whose rows were all `change_notify` or which
 //!   is an empty list simply yields no point.
-//! - Map keys come in the order the parsed map yields them: serde_json is built
-//!   without `preserve_order` here, so that order is alphabetical.
+//! - A value's map keys are taken in alphabetical order, the last of repeated keys
+//!   winning, whatever the answer's order: the order of tags and fields that
+//!   idic has always produced.
+//! - A repeated member of the envelope or an entry: the last one counts, as for
+//!   any JSON object read into a map.
 
+mod envelope;
+mod json;
 mod summary;
+mod value;
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use idic_plugin_api::{Field, Point, Row, Tag, Value};
-use serde_json::{Map, Value as Json};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess};
+
+use envelope::{Elements, Envelope};
+use json::{Expect, Scalar, Shape, Text};
+use value::Item;
 
 pub use summary::{summary, SummaryKind};
 
@@ -111,24 +124,38 @@ pub struct Decoded {
     pub keys_seen: BTreeSet<String>,
 }
 
-/// The whole body is unusable: not an object, no expected array, or OneFS'
-/// `{"errors":[...]}` answer (whose messages the text includes).
+/// The whole body is unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError(pub String);
+pub enum DecodeError {
+    /// Not JSON at all (the parser's words, with the line and column).
+    NotJson(String),
+    /// JSON, but not an answer: not an object, no expected array, or OneFS'
+    /// `{"errors":[...]}` answer (whose messages the text includes).
+    Shape(String),
+}
 
-/// Decodes a `/platform/1/statistics/current` answer: one [`Point`] per (key, devid)
-/// entry whose error code allows it, measurement = key, time = the entry's `time`.
+/// Decodes a `/platform/1/statistics/current` answer, straight from its bytes:
+/// one [`Point`] per (key, devid) entry whose error code allows it, measurement =
+/// key, time = the entry's `time`.
 ///
 /// Tags: `cluster`; for node-scoped entries (devid != 0) `devid` and `node` (the LNN,
 /// the devid when absent); then the value's own tags; `degraded` last when
 /// [`Options::include_degraded`] is set. Every number is a [`Value::Float`].
-pub fn current(body: &Json, opts: &Options) -> Result<Decoded, DecodeError> {
-    let stats = expect_array(body, "stats")?;
+pub fn current(body: &[u8], opts: &Options) -> Result<Decoded, DecodeError> {
     let mut out = Decoded::default();
-    let mut unavailable = BTreeSet::new();
-    for entry in stats {
-        decode_entry(entry, opts, &mut out, &mut unavailable);
-    }
+    let envelope = json::read_body(
+        body,
+        Expect(Envelope {
+            array: "stats",
+            elements: Entries {
+                opts,
+                out: &mut out,
+                unavailable: BTreeSet::new(),
+            },
+        }),
+    )
+    .map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    envelope.check("stats")?;
     Ok(out)
 }
 
@@ -165,7 +192,10 @@ impl fmt::Display for Problem {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            DecodeError::NotJson(e) => write!(f, "the answer is not valid JSON ({e})"),
+            DecodeError::Shape(why) => f.write_str(why),
+        }
     }
 }
 
@@ -187,85 +217,110 @@ enum Status {
     Unknown,
 }
 
-/// A row being built: tags and fields in insertion order, a repeated key
-/// replacing the earlier value in place.
-#[derive(Debug, Clone, Default)]
-struct Draft {
-    tags: Vec<(String, String)>,
-    fields: Vec<(String, f64)>,
+/// The `stats` array's entries, each decoded into `out` as the parser reaches it.
+struct Entries<'o> {
+    opts: &'o Options,
+    out: &'o mut Decoded,
+    /// Keys already reported unavailable in this answer.
+    unavailable: BTreeSet<String>,
 }
 
-/// The body's `key` array, or why the body is unusable.
-fn expect_array<'a>(body: &'a Json, key: &str) -> Result<&'a Vec<Json>, DecodeError> {
-    let Some(obj) = body.as_object() else {
-        return Err(DecodeError(format!(
-            "answer is {}, not a json object",
-            json_kind(body)
-        )));
-    };
-    if let Some(errors) = obj.get("errors") {
-        return Err(DecodeError(format!(
-            "onefs answered with errors: {}",
-            error_messages(errors)
-        )));
+impl<'de> Elements<'de> for Entries<'_> {
+    fn reset(&mut self) {
+        *self.out = Decoded::default();
+        self.unavailable.clear();
     }
-    obj.get(key)
-        .and_then(Json::as_array)
-        .ok_or_else(|| DecodeError(format!("answer has no {key:?} array")))
+
+    fn next<A: SeqAccess<'de>>(&mut self, seq: &mut A) -> Result<bool, A::Error> {
+        Ok(seq.next_element_seed(Expect(EntrySeed(self)))?.is_some())
+    }
 }
 
-/// OneFS' `errors` list as `message (code); ...`.
-fn error_messages(errors: &Json) -> String {
-    let Some(list) = errors.as_array().filter(|l| !l.is_empty()) else {
-        return errors.to_string();
-    };
-    list.iter()
-        .map(|e| {
-            let message = e.get("message").and_then(Json::as_str);
-            let code = e.get("code").and_then(Json::as_str);
-            match (message, code) {
-                (Some(m), Some(c)) => format!("{m} ({c})"),
-                (Some(m), None) => m.to_string(),
-                _ => e.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+/// One `stats` entry's members, as far as they are read.
+#[derive(Default)]
+struct Entry<'de> {
+    key: Option<Scalar<'de>>,
+    devid: Option<Scalar<'de>>,
+    node: Option<Scalar<'de>>,
+    error_code: Option<Scalar<'de>>,
+    error: Option<Scalar<'de>>,
+    time: Option<Scalar<'de>>,
+    value: Option<Item<'de>>,
+}
+
+/// Reads one entry and decodes it.
+struct EntrySeed<'a, 'o>(&'a mut Entries<'o>);
+
+impl<'de> Shape<'de> for EntrySeed<'_, '_> {
+    type Out = ();
+
+    fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut entry = Entry::default();
+        while let Some(Text(name)) = map.next_key::<Text>()? {
+            let slot = match &*name {
+                "value" => {
+                    entry.value = Some(map.next_value()?);
+                    continue;
+                }
+                "key" => &mut entry.key,
+                "devid" => &mut entry.devid,
+                "node" => &mut entry.node,
+                "error_code" => &mut entry.error_code,
+                "error" => &mut entry.error,
+                "time" => &mut entry.time,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value()?);
+        }
+        let Entries {
+            opts,
+            out,
+            unavailable,
+        } = self.0;
+        decode_entry(entry, opts, out, unavailable);
+        Ok(())
+    }
+
+    fn other(self, kind: &'static str) {
+        self.0.out.problems.push(Problem::Unusable {
+            key: String::new(),
+            devid: 0,
+            why: format!("entry is {kind}, not an object"),
+        });
+    }
 }
 
 /// Decodes one `stats` entry into `out`.
 fn decode_entry(
-    entry: &Json,
+    entry: Entry<'_>,
     opts: &Options,
     out: &mut Decoded,
     unavailable: &mut BTreeSet<String>,
 ) {
-    let key = entry.get("key").and_then(Json::as_str).unwrap_or("");
-    let devid = entry.get("devid").and_then(Json::as_i64);
+    let key = entry.key.as_ref().and_then(Scalar::as_str).unwrap_or("");
+    let devid = entry.devid.as_ref().and_then(Scalar::as_i64);
     let unusable = |why: String| Problem::Unusable {
         key: key.to_string(),
         devid: devid.unwrap_or(0),
         why,
     };
-    if !entry.is_object() {
-        out.problems.push(unusable(format!(
-            "entry is {}, not an object",
-            json_kind(entry)
-        )));
-        return;
-    }
     if key.is_empty() {
         out.problems.push(unusable("entry has no key".to_string()));
         return;
     }
-    out.keys_seen.insert(key.to_string());
+    if !out.keys_seen.contains(key) {
+        out.keys_seen.insert(key.to_string());
+    }
     let Some(devid) = devid else {
         out.problems
             .push(unusable("entry has no integer devid".to_string()));
         return;
     };
-    let code = match entry.get("error_code") {
-        None | Some(Json::Null) => 0,
+    let code = match &entry.error_code {
+        None | Some(Scalar::Null) => 0,
         Some(c) => match c.as_i64() {
             Some(c) => c,
             None => {
@@ -275,11 +330,14 @@ fn decode_entry(
             }
         },
     };
-    let error = entry
-        .get("error")
-        .and_then(Json::as_str)
-        .unwrap_or("")
-        .to_string();
+    let error = || {
+        entry
+            .error
+            .as_ref()
+            .and_then(Scalar::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let degraded = match classify(code) {
         Status::Keep { degraded } => degraded,
         Status::Unavailable => {
@@ -287,7 +345,7 @@ fn decode_entry(
                 out.problems.push(Problem::Unavailable {
                     key: key.to_string(),
                     code,
-                    error,
+                    error: error(),
                 });
             }
             return;
@@ -297,7 +355,7 @@ fn decode_entry(
                 key: key.to_string(),
                 devid,
                 code,
-                error,
+                error: error(),
             });
             return;
         }
@@ -306,16 +364,16 @@ fn decode_entry(
                 key: key.to_string(),
                 devid,
                 code,
-                error,
+                error: error(),
             });
             return;
         }
     };
-    let Some(time) = entry.get("time").and_then(as_seconds) else {
+    let Some(time) = entry.time.as_ref().and_then(Scalar::as_seconds) else {
         out.problems.push(unusable("entry has no time".to_string()));
         return;
     };
-    let drafts = match flatten_top(entry.get("value").unwrap_or(&Json::Null)) {
+    let drafts = match value::flatten_top(entry.value) {
         Ok(drafts) => drafts,
         Err(why) => {
             out.problems.push(unusable(why));
@@ -323,25 +381,47 @@ fn decode_entry(
         }
     };
 
-    let mut base = Draft::default();
-    base.tag("cluster", &opts.cluster);
+    let devid_text;
+    let node_text;
+    let mut base: Vec<(&str, &str)> = vec![("cluster", &opts.cluster)];
     if devid != 0 {
-        let node = entry.get("node").and_then(Json::as_i64).unwrap_or(devid);
-        base.tag("devid", &devid.to_string());
-        base.tag("node", &node.to_string());
+        let node = entry
+            .node
+            .as_ref()
+            .and_then(Scalar::as_i64)
+            .unwrap_or(devid);
+        devid_text = devid.to_string();
+        node_text = node.to_string();
+        base.push(("devid", &devid_text));
+        base.push(("node", &node_text));
     }
-    let mut rows = Vec::new();
+    let degraded = if degraded { "true" } else { "false" };
+    let mut rows = Vec::with_capacity(drafts.len());
     let mut fieldless = false;
-    for draft in drafts {
-        let mut row = base.clone();
-        row.merge(draft);
-        if opts.include_degraded {
-            row.tag("degraded", if degraded { "true" } else { "false" });
-        }
-        if row.fields.is_empty() {
+    for draft in &drafts {
+        if draft.fields.is_empty() {
             fieldless = true;
-        } else if !row.is_dropped_op() {
-            rows.push(row.into_row());
+            continue;
+        }
+        let mut tags = base.clone();
+        for (k, v) in &draft.tags {
+            set_tag(&mut tags, k, v);
+        }
+        if opts.include_degraded {
+            set_tag(&mut tags, "degraded", degraded);
+        }
+        let dropped = tags
+            .iter()
+            .any(|(k, v)| *k == "op_name" && DROPPED_OPS.contains(v));
+        if !dropped {
+            rows.push(Row {
+                tags: tags.iter().map(|(k, v)| Tag::new(k, v)).collect(),
+                fields: draft
+                    .fields
+                    .iter()
+                    .map(|(k, x)| Field::new(k, Value::Float(*x)))
+                    .collect(),
+            });
         }
     }
     if !rows.is_empty() {
@@ -356,6 +436,14 @@ fn decode_entry(
     }
 }
 
+/// Sets a tag, replacing an earlier one of the same name in place.
+fn set_tag<'a>(tags: &mut Vec<(&'a str, &'a str)>, key: &'a str, value: &'a str) {
+    match tags.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => tags.push((key, value)),
+    }
+}
+
 /// Maps an error code to what to do with the entry.
 fn classify(code: i64) -> Status {
     match code {
@@ -364,171 +452,6 @@ fn classify(code: i64) -> Status {
         1 | 2 | 9 | 10 => Status::Unavailable,
         4..=8 => Status::Skip,
         _ => Status::Unknown,
-    }
-}
-
-/// Flattens an entry's `value` into drafts (tags and fields relative to the base).
-fn flatten_top(value: &Json) -> Result<Vec<Draft>, String> {
-    match value {
-        Json::Number(_) | Json::Bool(_) => Ok(vec![Draft::scalar(value)]),
-        Json::String(s) => Err(format!("value is a string ({}), not a number", clip(s))),
-        Json::Null => Err("value is null".to_string()),
-        Json::Array(items) => flatten_list(items),
-        Json::Object(map) => flatten_map(map),
-    }
-}
-
-/// One draft per element (several for an element that is a map with lists).
-fn flatten_list(items: &[Json]) -> Result<Vec<Draft>, String> {
-    let mut drafts = Vec::new();
-    for item in items {
-        match item {
-            Json::Null => {}
-            Json::Number(_) | Json::Bool(_) => drafts.push(Draft::scalar(item)),
-            Json::String(s) => {
-                return Err(format!("a list holds a string ({}) with no name", clip(s)))
-            }
-            Json::Array(inner) => drafts.extend(flatten_list(inner)?),
-            Json::Object(map) => drafts.extend(flatten_map(map)?),
-        }
-    }
-    Ok(drafts)
-}
-
-/// A map's own tags and fields, each row of its nested lists merged over them.
-fn flatten_map(map: &Map<String, Json>) -> Result<Vec<Draft>, String> {
-    let (own, nested) = split_map(map)?;
-    Ok(match nested {
-        None => vec![own],
-        Some(rows) => rows
-            .into_iter()
-            .map(|row| {
-                let mut merged = own.clone();
-                merged.merge(row);
-                merged
-            })
-            .collect(),
-    })
-}
-
-/// A map's scalars (nested maps merged in) and, if it holds lists, their rows.
-fn split_map(map: &Map<String, Json>) -> Result<(Draft, Option<Vec<Draft>>), String> {
-    let mut own = Draft::default();
-    let mut nested: Option<Vec<Draft>> = None;
-    for (key, value) in map {
-        match value {
-            Json::Null => {}
-            Json::Number(_) | Json::Bool(_) => {
-                if let Some(x) = as_float(value) {
-                    own.field(key, x);
-                }
-            }
-            Json::String(s) => own.tag(key, s),
-            Json::Array(items) => nested
-                .get_or_insert_with(Vec::new)
-                .extend(flatten_list(items)?),
-            Json::Object(inner) => {
-                let (inner_own, inner_nested) = split_map(inner)?;
-                own.merge(inner_own);
-                if let Some(rows) = inner_nested {
-                    nested.get_or_insert_with(Vec::new).extend(rows);
-                }
-            }
-        }
-    }
-    Ok((own, nested))
-}
-
-impl Draft {
-    /// A row with the single field `value`.
-    fn scalar(value: &Json) -> Draft {
-        let mut draft = Draft::default();
-        if let Some(x) = as_float(value) {
-            draft.field("value", x);
-        }
-        draft
-    }
-
-    fn tag(&mut self, key: &str, value: &str) {
-        match self.tags.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value.to_string(),
-            None => self.tags.push((key.to_string(), value.to_string())),
-        }
-    }
-
-    /// Sets a field; `time` is never a field (it is the point's timestamp).
-    fn field(&mut self, key: &str, value: f64) {
-        if key == "time" {
-            return;
-        }
-        match self.fields.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.fields.push((key.to_string(), value)),
-        }
-    }
-
-    /// Sets every tag and field of `other` over this draft's.
-    fn merge(&mut self, other: Draft) {
-        for (k, v) in other.tags {
-            self.tag(&k, &v);
-        }
-        for (k, v) in other.fields {
-            self.field(&k, v);
-        }
-    }
-
-    fn is_dropped_op(&self) -> bool {
-        self.tags
-            .iter()
-            .any(|(k, v)| k == "op_name" && DROPPED_OPS.contains(&v.as_str()))
-    }
-
-    fn into_row(self) -> Row {
-        Row {
-            tags: self.tags.iter().map(|(k, v)| Tag::new(k, v)).collect(),
-            fields: self
-                .fields
-                .iter()
-                .map(|(k, v)| Field::new(k, Value::Float(*v)))
-                .collect(),
-        }
-    }
-}
-
-/// A number or boolean as a float (booleans: 1.0 / 0.0).
-fn as_float(value: &Json) -> Option<f64> {
-    match value {
-        Json::Number(n) => n.as_f64(),
-        Json::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-        _ => None,
-    }
-}
-
-/// A Unix time in seconds (an integer, or a float truncated).
-fn as_seconds(value: &Json) -> Option<i64> {
-    value
-        .as_i64()
-        .or_else(|| value.as_f64().filter(|x| x.is_finite()).map(|x| x as i64))
-}
-
-/// What kind of JSON value this is, for messages.
-fn json_kind(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
-    }
-}
-
-/// A string quoted and cut to a length fit for a log line.
-fn clip(s: &str) -> String {
-    const MAX: usize = 60;
-    match s.char_indices().nth(MAX) {
-        Some((at, _)) => format!("{:?}...", &s[..at]),
-        None => format!("{s:?}"),
     }
 }
 

@@ -1,13 +1,17 @@
 //! Summary answers (`/platform/3/statistics/summary/{protocol,client,drive}`):
 //! which endpoint, which measurement, and exactly which tags and fields each row
-//! gives. The shared rules (error bodies, numbers as floats) live in the parent.
+//! gives. Rows are read one by one from the body's bytes into fixed slots (an
+//! answer may hold thousands); the shared rules (error bodies, numbers as
+//! floats) live in the parent.
+
+use std::borrow::Cow;
 
 use idic_plugin_api::{Field, Point, Row, Tag, Value};
-use serde_json::Value as Json;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 
-use super::{
-    as_float, as_seconds, expect_array, json_kind, DecodeError, Decoded, Options, Problem,
-};
+use super::envelope::{Elements, Envelope};
+use super::json::{self, Expect, Scalar, Shape, Text};
+use super::{DecodeError, Decoded, Options, Problem};
 
 /// Which summary endpoint an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,26 +24,33 @@ pub enum SummaryKind {
     Drive,
 }
 
-/// Decodes a summary answer: each row becomes its own [`Point`] (measurement
-/// [`SummaryKind::measurement`], time = the row's `time`) with exactly the tags and
-/// fields the contract lists for that kind, in that order, `cluster` first. Absent
-/// or null entries are left out; `time` is never a field; no `degraded` tag (gostats
-/// adds none to summary points).
-pub fn summary(kind: SummaryKind, body: &Json, opts: &Options) -> Result<Decoded, DecodeError> {
-    let rows = expect_array(body, kind.answer_key())?;
+/// Decodes a summary answer, straight from its bytes: each row becomes its own
+/// [`Point`] (measurement [`SummaryKind::measurement`], time = the row's `time`)
+/// with exactly the tags and fields the contract lists for that kind, in that
+/// order, `cluster` first. Absent or null entries are left out; `time` is never
+/// a field; no `degraded` tag (gostats adds none to summary points).
+pub fn summary(kind: SummaryKind, body: &[u8], opts: &Options) -> Result<Decoded, DecodeError> {
     let mut out = Decoded::default();
-    for (i, row) in rows.iter().enumerate() {
-        match summary_point(kind, row, opts) {
-            Ok(point) => out.points.push(point),
-            Err(why) => out.problems.push(Problem::Unusable {
-                key: kind.measurement().to_string(),
-                devid: 0,
-                why: format!("row {i}: {why}"),
-            }),
-        }
-    }
+    let envelope = json::read_body(
+        body,
+        Expect(Envelope {
+            array: kind.answer_key(),
+            elements: Rows {
+                kind,
+                opts,
+                out: &mut out,
+                index: 0,
+            },
+        }),
+    )
+    .map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    envelope.check(kind.answer_key())?;
     Ok(out)
 }
+
+/// The most tags and fields a summary row has (the client and protocol tables).
+pub(super) const MAX_TAGS: usize = 10;
+pub(super) const MAX_FIELDS: usize = 16;
 
 impl SummaryKind {
     /// The measurement name: `node.summary.protocol`, `.client` or `.drive`.
@@ -71,7 +82,7 @@ impl SummaryKind {
     }
 
     /// Tags after `cluster`, each with where it is read in a row.
-    fn tags(&self) -> &'static [(&'static str, &'static [&'static str])] {
+    pub(super) fn tags(&self) -> &'static [(&'static str, &'static [&'static str])] {
         match self {
             SummaryKind::Protocol => &[
                 ("node", &["node"]),
@@ -96,7 +107,7 @@ impl SummaryKind {
     }
 
     /// Fields, in the contract's order.
-    fn fields(&self) -> &'static [&'static str] {
+    pub(super) fn fields(&self) -> &'static [&'static str] {
         match self {
             SummaryKind::Protocol => &[
                 "in",
@@ -150,51 +161,163 @@ impl SummaryKind {
     }
 }
 
-/// One summary row as a point, or why it is unusable.
-fn summary_point(kind: SummaryKind, row: &Json, opts: &Options) -> Result<Point, String> {
-    if !row.is_object() {
-        return Err(format!("{}, not an object", json_kind(row)));
-    }
-    let time = row.get("time").and_then(as_seconds).ok_or("no time")?;
-    let mut tags = vec![Tag::new("cluster", &opts.cluster)];
-    for (name, path) in kind.tags() {
-        let value = path.iter().try_fold(row, |v, k| v.get(k));
-        if let Some(text) = value.and_then(tag_text) {
-            tags.push(Tag::new(name, &text));
-        }
-    }
-    let fields: Vec<Field> = kind
-        .fields()
-        .iter()
-        .filter_map(|name| {
-            let x = row.get(name).and_then(as_float)?;
-            Some(Field::new(name, Value::Float(x)))
-        })
-        .collect();
-    if fields.is_empty() {
-        return Err("no numeric fields".to_string());
-    }
-    Ok(Point {
-        measurement: kind.measurement().into(),
-        time,
-        rows: vec![Row {
-            tags: tags.into(),
-            fields: fields.into(),
-        }]
-        .into(),
-    })
+/// The answer's rows, each decoded into `out` as the parser reaches it.
+struct Rows<'o> {
+    kind: SummaryKind,
+    opts: &'o Options,
+    out: &'o mut Decoded,
+    index: usize,
 }
 
-/// A summary tag's text: strings as they are, integers without `.0`.
-fn tag_text(value: &Json) -> Option<String> {
-    match value {
-        Json::String(s) => Some(s.clone()),
-        Json::Number(n) => Some(match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => i.to_string(),
-            (None, Some(u)) => u.to_string(),
-            _ => n.as_f64().map(|x| x.to_string()).unwrap_or_default(),
-        }),
-        Json::Bool(b) => Some(b.to_string()),
-        _ => None,
+impl<'de> Elements<'de> for Rows<'_> {
+    fn reset(&mut self) {
+        *self.out = Decoded::default();
+        self.index = 0;
+    }
+
+    fn next<A: SeqAccess<'de>>(&mut self, seq: &mut A) -> Result<bool, A::Error> {
+        let seed = Expect(RowSeed {
+            kind: self.kind,
+            opts: self.opts,
+        });
+        let Some(row) = seq.next_element_seed(seed)? else {
+            return Ok(false);
+        };
+        match row {
+            Ok(point) => self.out.points.push(point),
+            Err(why) => self.out.problems.push(Problem::Unusable {
+                key: self.kind.measurement().to_string(),
+                devid: 0,
+                why: format!("row {}: {why}", self.index),
+            }),
+        }
+        self.index += 1;
+        Ok(true)
+    }
+}
+
+/// Reads one row: its point, or why it is unusable.
+struct RowSeed<'o> {
+    kind: SummaryKind,
+    opts: &'o Options,
+}
+
+impl<'de> Shape<'de> for RowSeed<'_> {
+    type Out = Result<Point, String>;
+
+    fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
+        let (tag_spec, field_spec) = (self.kind.tags(), self.kind.fields());
+        let mut time: Option<Scalar> = None;
+        let mut tags: [Option<Cow<'de, str>>; MAX_TAGS] = Default::default();
+        let mut fields = [None; MAX_FIELDS];
+        while let Some(Text(name)) = map.next_key::<Text>()? {
+            if name == "time" {
+                time = Some(map.next_value()?);
+            } else if let Ok(i) = field_spec.binary_search(&&*name) {
+                fields[i] = map.next_value::<Scalar>()?.as_f64();
+            } else if let Some(i) = tag_spec
+                .iter()
+                .position(|(_, p)| p.len() == 1 && p[0] == name)
+            {
+                tags[i] = map.next_value::<Scalar>()?.into_tag_text();
+            } else if tag_spec.iter().any(|(_, p)| p.len() == 2 && p[0] == name) {
+                let nested = Nested {
+                    spec: tag_spec,
+                    parent: &name,
+                    tags: &mut tags,
+                };
+                map.next_value_seed(Expect(nested))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(self.point(time, tags, fields))
+    }
+
+    fn other(self, kind: &'static str) -> Self::Out {
+        Err(format!("{kind}, not an object"))
+    }
+}
+
+impl RowSeed<'_> {
+    fn point(
+        &self,
+        time: Option<Scalar>,
+        tags: [Option<Cow<'_, str>>; MAX_TAGS],
+        fields: [Option<f64>; MAX_FIELDS],
+    ) -> Result<Point, String> {
+        let time = time
+            .as_ref()
+            .and_then(Scalar::as_seconds)
+            .ok_or("no time")?;
+        let fields: Vec<Field> = self
+            .kind
+            .fields()
+            .iter()
+            .zip(fields)
+            .filter_map(|(name, x)| Some(Field::new(name, Value::Float(x?))))
+            .collect();
+        if fields.is_empty() {
+            return Err("no numeric fields".to_string());
+        }
+        let mut row_tags = vec![Tag::new("cluster", &self.opts.cluster)];
+        for ((name, _), text) in self.kind.tags().iter().zip(&tags) {
+            if let Some(text) = text {
+                row_tags.push(Tag::new(name, text));
+            }
+        }
+        Ok(Point {
+            measurement: self.kind.measurement().into(),
+            time,
+            rows: vec![Row {
+                tags: row_tags.into(),
+                fields: fields.into(),
+            }]
+            .into(),
+        })
+    }
+}
+
+/// Tags read one level down (`user.id`, `user.name`, `user.type`); a value
+/// that is not an object holds none.
+struct Nested<'s, 't, 'de> {
+    spec: &'static [(&'static str, &'static [&'static str])],
+    parent: &'s str,
+    tags: &'t mut [Option<Cow<'de, str>>; MAX_TAGS],
+}
+
+impl<'de> Shape<'de> for Nested<'_, '_, 'de> {
+    type Out = ();
+
+    fn object<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.clear();
+        while let Some(Text(name)) = map.next_key::<Text>()? {
+            let at = self
+                .spec
+                .iter()
+                .position(|(_, p)| p.len() == 2 && p[0] == self.parent && p[1] == name);
+            match at {
+                Some(i) => self.tags[i] = map.next_value::<Scalar>()?.into_tag_text(),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn other(mut self, _kind: &'static str) {
+        self.clear();
+    }
+}
+
+impl Nested<'_, '_, '_> {
+    /// A repeated parent replaces what an earlier one gave.
+    fn clear(&mut self) {
+        for (slot, (_, path)) in self.tags.iter_mut().zip(self.spec) {
+            if path.len() == 2 && path[0] == self.parent {
+                *slot = None;
+            }
+        }
     }
 }

@@ -10,13 +10,13 @@ fn check(body: &str, expected: &str) {
 
 /// Like [`check`], with `include_degraded` chosen.
 fn check_with(include_degraded: bool, body: &str, expected: &str) {
-    let decoded = current(&parse(body), &opts(include_degraded)).expect("decodes");
+    let decoded = current(body.as_bytes(), &opts(include_degraded)).expect("decodes");
     assert_eq!(render(&decoded), tidy(expected));
 }
 
 /// Decodes a summary answer for cluster `c1` and compares the rendering.
 fn check_summary(kind: SummaryKind, body: &str, expected: &str) {
-    let decoded = summary(kind, &parse(body), &opts(false)).expect("decodes");
+    let decoded = summary(kind, body.as_bytes(), &opts(false)).expect("decodes");
     assert_eq!(render(&decoded), tidy(expected));
 }
 
@@ -25,10 +25,6 @@ fn opts(include_degraded: bool) -> Options {
         cluster: "c1".to_string(),
         include_degraded,
     }
-}
-
-fn parse(body: &str) -> Json {
-    serde_json::from_str(body).expect("test input is json")
 }
 
 /// One line per point, one indented line per row (`tags | fields`), one per problem.
@@ -79,7 +75,9 @@ fn tidy(expected: &str) -> String {
 }
 
 fn decode_error(body: &str) -> String {
-    current(&parse(body), &opts(false)).unwrap_err().to_string()
+    current(body.as_bytes(), &opts(false))
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -307,13 +305,11 @@ fn include_degraded_tags_every_point_last() {
 
 #[test]
 fn keys_seen_lists_every_key_errors_included() {
-    let body = parse(
-        r#"{"stats":[
+    let body = r#"{"stats":[
             {"devid":0,"key":"cluster.a","time":1,"value":5,"error":null,"error_code":0},
             {"devid":0,"key":"cluster.b","time":1,"value":null,"error":"no data","error_code":10},
-            {"devid":0,"key":"cluster.c","time":1,"value":"x","error":null,"error_code":0}]}"#,
-    );
-    let keys = current(&body, &opts(false)).unwrap().keys_seen;
+            {"devid":0,"key":"cluster.c","time":1,"value":"x","error":null,"error_code":0}]}"#;
+    let keys = current(body.as_bytes(), &opts(false)).unwrap().keys_seen;
     assert_eq!(
         keys.into_iter().collect::<Vec<_>>(),
         ["cluster.a", "cluster.b", "cluster.c"]
@@ -435,7 +431,7 @@ fn summary_rows_without_time_or_numbers_are_unusable() {
 #[test]
 fn summary_errors_and_garbage_are_decode_errors() {
     let err = |kind, body: &str| {
-        summary(kind, &parse(body), &opts(false))
+        summary(kind, body.as_bytes(), &opts(false))
             .unwrap_err()
             .to_string()
     };
@@ -487,4 +483,75 @@ fn summary_kinds_name_their_measurement_path_and_answer_key() {
             ),
         ]
     );
+}
+
+#[test]
+fn map_keys_are_taken_alphabetically_whatever_the_answer_order() {
+    check(
+        r#"{"stats":[{"value":{"z":1,"b":2,"op_name":"read","a":{"y":3,"c":"t"}},
+            "time":7,"key":"node.x","devid":2,"node":1}]}"#,
+        "node.x @7
+         cluster=c1,devid=2,node=1,c=t,op_name=read | y=3.0,b=2.0,z=1.0",
+    );
+}
+
+#[test]
+fn repeated_keys_keep_the_last_value() {
+    check(
+        r#"{"stats":[{"devid":0,"key":"cluster.x","time":1,"time":2,
+            "value":{"a":1,"a":5,"t":"x","t":"y"}}]}"#,
+        "cluster.x @2
+         cluster=c1,t=y | a=5.0",
+    );
+    check(
+        r#"{"stats":[{"devid":0,"key":"cluster.x","time":1,"value":1}],
+            "stats":[{"devid":0,"key":"cluster.y","time":1,"value":2}]}"#,
+        "cluster.y @1
+         cluster=c1 | value=2.0",
+    );
+}
+
+#[test]
+fn escaped_strings_become_tags_like_plain_ones() {
+    check(
+        r#"{"stats":[{"devid":0,"key":"cluster.\u0078","time":1,
+            "value":[{"class_name":"a\"b","op_rate":1}]}]}"#,
+        r#"cluster.x @1
+           cluster=c1,class_name=a"b | op_rate=1.0"#,
+    );
+}
+
+#[test]
+fn a_body_that_is_not_json_is_a_decode_error_naming_the_place() {
+    let err = current(br#"{"stats":[{"key":"a""#, &opts(false)).unwrap_err();
+    assert!(matches!(err, DecodeError::NotJson(_)), "{err:?}");
+    assert!(err.to_string().contains("column"), "{err}");
+    let err = current(br#"{"stats":[]} trailing"#, &opts(false)).unwrap_err();
+    assert!(matches!(err, DecodeError::NotJson(_)), "{err:?}");
+    let err = summary(SummaryKind::Drive, b"<html>", &opts(false)).unwrap_err();
+    assert!(matches!(err, DecodeError::NotJson(_)), "{err:?}");
+}
+
+#[test]
+fn summary_rows_read_repeated_and_wrongly_typed_members_like_a_map() {
+    check_summary(
+        SummaryKind::Client,
+        r#"{"client":[{"time":5,"user":{"id":1,"name":"a"},"user":{"name":"b"},
+            "in":"x","out":1,"out":2,"node":[1]}]}"#,
+        "node.summary.client @5
+         cluster=c1,user_name=b | out=2.0",
+    );
+}
+
+#[test]
+fn summary_field_tables_are_sorted_for_binary_search() {
+    for kind in [
+        SummaryKind::Protocol,
+        SummaryKind::Client,
+        SummaryKind::Drive,
+    ] {
+        let fields = kind.fields();
+        assert!(fields.windows(2).all(|w| w[0] < w[1]), "{kind:?}");
+        assert!(fields.len() <= summary::MAX_FIELDS && kind.tags().len() <= summary::MAX_TAGS);
+    }
 }
