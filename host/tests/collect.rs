@@ -433,6 +433,34 @@ fn not_present_keys_stop_being_asked_for() {
 }
 
 #[test]
+fn unavailable_keys_are_asked_again_after_a_reconnect() {
+    let dir = Dir::new();
+    let c = sim::clusters(
+        &dir,
+        vec![ClusterSpec::new("Back").with_not_present("node.load.5min")],
+    );
+    let (plugins, config, out) = jsonl_setup(&dir, &c, &["node.load.1min", "node.load.5min"], "");
+    let mut idic = Running::start(&dir, &config, &plugins, &[]);
+    idic.wait_log(Duration::from_secs(30), "the key set aside", |log| {
+        log.contains("\"node.load.5min\" is unavailable")
+    });
+    let faults = c.sim.clusters()[0].faults();
+    faults.set_key_error("node.load.5min", None);
+    // Longer than an interval, so that a cycle finds the cluster unreachable: a
+    // reconnect is the first successful cycle after that.
+    faults.set_down_for(Duration::from_secs(7));
+    idic.wait_until(
+        Duration::from_secs(60),
+        "the key collected after the reconnect",
+        || {
+            read_lines(&out)
+                .iter()
+                .any(|l| l.measurement == "node.load.5min")
+        },
+    );
+}
+
+#[test]
 fn hundreds_of_keys_are_split_so_no_request_gets_414() {
     let reference = util::workspace_root().join("onefs-sim/catalogs/onefs-9.11-keys.json");
     let catalog = onefs_sim::Catalog::load(&reference).expect("the reference catalog loads");
