@@ -59,7 +59,27 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
         eprintln!("idic: warning: {w}");
     }
     writeln!(out, "{}: ok", config.path.display())?;
-    writeln!(out, "sink: {}", config.global.stats_processor)?;
+    for sink in &config.sinks {
+        let d = &sink.delivery;
+        let buffer = match d.buffer {
+            Some(crate::config::BufferKind::Disk) => "disk buffer",
+            Some(crate::config::BufferKind::Memory) => "memory queue",
+            None => "the plugin's default buffer",
+        };
+        let bound = d
+            .buffer_max_bytes
+            .map(|b| format!(", at most {b} bytes"))
+            .unwrap_or_default();
+        if sink.name == sink.plugin {
+            writeln!(out, "sink: {} ({buffer}{bound})", sink.name)?;
+        } else {
+            writeln!(
+                out,
+                "sink: {} (plugin {}, {buffer}{bound})",
+                sink.name, sink.plugin
+            )?;
+        }
+    }
     let enabled = config.enabled_clusters().count();
     writeln!(
         out,

@@ -4,7 +4,7 @@
 use abi_stable::std_types::{RResult, RStr, RString, RVec};
 use idic_plugin_api::{HostServices, StartContext};
 
-use crate::config::Config;
+use crate::config::{Config, SinkConfig};
 use crate::logging;
 
 /// The services handed to every plugin call.
@@ -23,12 +23,13 @@ extern "C" fn resolve_secret(value: RStr<'_>) -> RResult<RString, RString> {
     }
 }
 
-/// The context for the plugin's process-wide start hook.
-pub fn start_context(config: &Config, plugin: &str) -> StartContext {
+/// The context for the plugin's process-wide start hook, with the settings of
+/// `sink`, its first instance.
+pub fn start_context(config: &Config, sink: &SinkConfig) -> StartContext {
     StartContext {
-        plugin_name: plugin.into(),
+        plugin_name: sink.plugin.as_str().into(),
         config: config.text.as_str().into(),
-        plugin_config: config.section_toml(plugin).into(),
+        plugin_config: sink.settings.as_str().into(),
         clusters: config
             .enabled_clusters()
             .map(|c| RString::from(c.toml.as_str()))

@@ -1,11 +1,11 @@
 //! Bounded blocking work: a semaphore in front of tokio's blocking threads.
 //!
-//! Everything idic does that blocks a thread goes through one of three pools,
+//! Everything idic does that blocks a thread goes through one of four pools,
 //! each with a fixed number of permits: sink calls (`[global] sink_workers`),
-//! decoding large answers ([`DECODERS`]) and host-name lookups
-//! ([`RESOLVERS`]). The runtime's blocking-thread limit is their sum, so work
-//! never queues inside tokio behind another kind of work, and the number of
-//! threads does not grow with clusters or sinks. Waiting for a permit is async:
+//! decoding large answers ([`DECODERS`]), host-name lookups ([`RESOLVERS`])
+//! and syncing disk buffers ([`SYNCERS`]). The runtime's blocking-thread limit
+//! is their sum, so work never queues inside tokio behind another kind of work,
+//! and the number of threads does not grow with clusters or sinks. Waiting for a permit is async:
 //! it holds no thread.
 
 use std::sync::Arc;
@@ -21,13 +21,16 @@ pub const DECODERS: usize = 2;
 /// How many host-name lookups may run at once (a lookup blocks in the resolver).
 pub const RESOLVERS: usize = 2;
 
+/// How many disk syncs of the buffers may run at once (one, once a second).
+pub const SYNCERS: usize = 1;
+
 /// A named number of permits for blocking work.
 #[derive(Debug, Clone)]
 pub struct Pool {
     permits: Arc<Semaphore>,
 }
 
-/// The three pools of one running configuration.
+/// The pools of one running configuration.
 #[derive(Debug, Clone)]
 pub struct Pools {
     /// Sink calls: open, write, flush, close.
@@ -36,6 +39,8 @@ pub struct Pools {
     pub decode: Pool,
     /// Resolving cluster host names.
     pub resolve: Pool,
+    /// Syncing disk buffers to the disk.
+    pub disk: Pool,
 }
 
 impl Pool {
@@ -78,12 +83,13 @@ impl Pools {
             sinks: Pool::new(sink_workers),
             decode: Pool::new(DECODERS),
             resolve: Pool::new(RESOLVERS),
+            disk: Pool::new(SYNCERS),
         }
     }
 
     /// The blocking threads the runtime needs for these pools.
     pub fn threads(sink_workers: usize) -> usize {
-        sink_workers.max(1) + DECODERS + RESOLVERS
+        sink_workers.max(1) + DECODERS + RESOLVERS + SYNCERS
     }
 }
 

@@ -75,6 +75,46 @@ fn check_config_refuses_out_of_range_values_with_file_line_and_column() {
 }
 
 #[test]
+fn check_config_refuses_bad_sink_and_delivery_settings_naming_the_key() {
+    let example =
+        std::fs::read_to_string(util::workspace_root().join("idic.toml.example")).unwrap();
+    let fan_out = example.replace(
+        "stats_processor = \"influxdb\"",
+        "stats_processor = [\"influxdb\", \"archive\"]",
+    );
+    let cases = [
+        (
+            fan_out.clone() + "\n[sink.archive]\nplugin = \"influxdb\"\n\n[delivery]\nbuffer = \"tape\"\n",
+            "[delivery]: buffer must be \"disk\" (kept across restarts) or \"memory\"",
+        ),
+        (
+            fan_out.clone() + "\n[sink.archive]\nhost = \"b\"\n",
+            "[sink.archive] has no plugin key",
+        ),
+        (
+            fan_out + "\n[sink.archive]\nplugin = \"influxdb\"\n\n[delivery.other]\nbuffer = \"disk\"\n",
+            "[delivery.other] names no sink of stats_processor",
+        ),
+        (
+            example.replace(
+                "stats_processor = \"influxdb\"",
+                "stats_processor = [\"influxdb\", \"influxdb\"]",
+            ),
+            "stats_processor names \"influxdb\" twice",
+        ),
+    ];
+    let dir = Dir::new();
+    for (text, expected) in cases {
+        let file = dir.write("sinks.toml", &text);
+        let out = util::idic(&["check-config", file.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(expected), "{err}");
+        assert!(err.contains(&format!("{}:", file.display())), "{err}");
+    }
+}
+
+#[test]
 fn check_config_warns_about_typos_with_a_suggestion() {
     let example =
         std::fs::read_to_string(util::workspace_root().join("idic.toml.example")).unwrap();

@@ -28,3 +28,5 @@ mod docs;
 mod prometheus;
 // The influxdb sink end to end: dashboard queries, a gostats database, an outage.
 mod influxdb;
+// Durable, fanned-out delivery: outages, SIGKILL, dead sinks, damaged buffers, full disks.
+mod durable;

@@ -156,8 +156,21 @@ impl Running {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Running {
-        let log = dir.join("idic.log");
-        let child = Command::new(idic_bin())
+        let mut cmd = Command::new(idic_bin());
+        cmd.envs(env.iter().copied());
+        Running::launch(cmd, dir.join("idic.log"), config, plugins, extra)
+    }
+
+    /// Runs `cmd` (`idic`, or a wrapper that ends in it) with the arguments of
+    /// [`Running::start`], logging to `log`.
+    pub fn launch(
+        mut cmd: Command,
+        log: PathBuf,
+        config: &Path,
+        plugins: &Path,
+        extra: &[&str],
+    ) -> Running {
+        let child = cmd
             .arg("-config-file")
             .arg(config)
             .arg("--plugin-dir")
@@ -167,7 +180,6 @@ impl Running {
             .args(["-loglevel", "debug"])
             .args(extra)
             .env_remove("IDIC_PLUGIN_DIR")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -23,10 +23,10 @@ use super::problems::{report_missing, KeyCare};
 use super::schedule::{self, Bucket, Fetch};
 use crate::backoff::Backoff;
 use crate::config::Config;
-use crate::deliver::{self, Delivery, Writers};
-use crate::loader::Plugin;
+use crate::deliver::{self, Delivery, Syncer, Writers};
 use crate::onefs::{self, Client, TlsConfigs};
 use crate::pool::{Pool, Pools};
+use crate::supervise::{cluster_folder, Target};
 
 /// The first wait after a failure; it doubles up to `[global] max_backoff`.
 const FIRST_WAIT: Duration = Duration::from_secs(1);
@@ -38,8 +38,8 @@ pub struct Job {
     pub config: Arc<Config>,
     /// Index of this cluster in `config.clusters`.
     pub index: usize,
-    /// The loaded sink plugin.
-    pub plugin: Plugin,
+    /// The sink instances to deliver to (each gets its own queue and writer).
+    pub targets: Arc<[Target]>,
     /// `-check-stat-return`.
     pub check_stat_return: bool,
     /// The bounded pools for blocking work.
@@ -48,6 +48,8 @@ pub struct Job {
     pub tls: Arc<TlsConfigs>,
     /// Where sink writers run, and their shutdown deadline.
     pub writers: Writers,
+    /// Syncs the disk buffers once a second.
+    pub syncer: Syncer,
     /// Over how long the clusters of this configuration start ([`start_spread`]).
     pub start_spread: Duration,
 }
@@ -161,34 +163,45 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
         metas.len(),
         buckets.len()
     );
-    let plugin_name = job.plugin.info.name.clone();
-    let ctx = open_context(
-        &job.config,
-        job.index,
-        &plugin_name,
-        &name,
-        &identity,
-        &metas,
-        &buckets,
-    );
-    // The metadata is in the context now; a thousand clusters' copies add up.
+    let mut deliveries = Vec::with_capacity(job.targets.len());
+    for target in job.targets.iter() {
+        let ctx = open_context(
+            &job.config,
+            job.index,
+            (&target.plugin.info.name, &target.settings),
+            &name,
+            &identity,
+            &metas,
+            &buckets,
+        );
+        let plugin = target.plugin.clone();
+        let delivery = Delivery::start(
+            deliver::Names {
+                cluster: name.clone(),
+                plugin: target.label.clone(),
+            },
+            Arc::new(move || plugin.open(&ctx)),
+            deliver::Settings {
+                capacity: g.queue_size,
+                budget: Arc::clone(&target.budget),
+                disk: target.disk.as_ref().map(|dir| deliver::Disk {
+                    dir: dir.join(cluster_folder(label)),
+                    segment_bytes: target.segment_bytes,
+                    syncer: job.syncer.clone(),
+                    failing: Arc::clone(&target.failing),
+                }),
+                max_retries: g.stats_processor_max_retries,
+                retry_interval: Duration::from_secs(g.stats_processor_retry_interval.max(1) as u64),
+                max_backoff: job.max_backoff(),
+            },
+            &job.pools.sinks,
+            &job.writers,
+        )
+        .await;
+        deliveries.push(delivery);
+    }
+    // The metadata is in the contexts now; a thousand clusters' copies add up.
     drop(metas);
-    let plugin = job.plugin.clone();
-    let delivery = Delivery::start(
-        deliver::Names {
-            cluster: name.clone(),
-            plugin: plugin_name,
-        },
-        Arc::new(move || plugin.open(&ctx)),
-        deliver::Settings {
-            capacity: g.queue_size,
-            max_retries: g.stats_processor_max_retries,
-            retry_interval: Duration::from_secs(g.stats_processor_retry_interval.max(1) as u64),
-            max_backoff: job.max_backoff(),
-        },
-        &job.pools.sinks,
-        &job.writers,
-    );
     let opts = decode::Options {
         cluster: name.clone(),
         include_degraded: g.include_degraded,
@@ -239,7 +252,11 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
                 }
                 // Re-probes are timed from the cycle's tick, so that they fall on one.
                 care.handle(&name, index, &mut timer.bucket, &decoded.problems, tick);
-                delivery.push(decoded.points);
+                // Decoded once, shared by every sink.
+                let batch = Arc::new(decoded.points);
+                for d in &deliveries {
+                    d.push(Arc::clone(&batch));
+                }
                 if down_until.take().is_some() {
                     // Reconnected: keys taken out since the last connection get
                     // another chance at once.

@@ -10,12 +10,12 @@ use crate::config::Config;
 use crate::onefs::{Identity, KeyMeta};
 use crate::plugin_host;
 
-/// The context for opening `plugin`'s sink for cluster `index`, named `name`,
-/// collecting `buckets`.
+/// The context for opening a sink of `plugin` with `settings` (its instance's
+/// table) for cluster `index`, named `name`, collecting `buckets`.
 pub fn open_context(
     config: &Config,
     index: usize,
-    plugin: &str,
+    (plugin, settings): (&str, &str),
     name: &str,
     identity: &Identity,
     metas: &HashMap<String, KeyMeta>,
@@ -45,7 +45,7 @@ pub fn open_context(
         plugin_name: plugin.into(),
         cluster: name.into(),
         onefs_version: identity.version.as_str().into(),
-        plugin_config: config.section_toml(plugin).into(),
+        plugin_config: settings.into(),
         cluster_config: config.clusters[index].toml.as_str().into(),
         global_config: config.section_toml("global").into(),
         stats: RVec::from(stats),

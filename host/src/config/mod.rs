@@ -37,6 +37,44 @@ pub struct Config {
     pub clusters: Vec<Cluster>,
     /// The active stat groups, in `active_stat_groups` order, unknown names dropped.
     pub stat_groups: Vec<StatGroup>,
+    /// The sink instances named by `stats_processor`, in its order.
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// One sink instance: a name in `stats_processor`, its plugin and settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkConfig {
+    /// The name in `stats_processor`: a plugin's name, or `NAME` of a `[sink.NAME]`.
+    pub name: String,
+    /// The plugin (library) that serves it.
+    pub plugin: String,
+    /// What its sinks receive as their plugin config: the `[<plugin>]` section,
+    /// or the `[sink.NAME]` table without `plugin`, as TOML text.
+    pub settings: String,
+    /// Its delivery settings: `[delivery]` overridden by `[delivery.NAME]`.
+    pub delivery: DeliveryConfig,
+}
+
+/// How batches wait for a sink: `[delivery]` and `[delivery.NAME]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryConfig {
+    /// `buffer`; `None`: the plugin's default (disk unless its capabilities say
+    /// it serves only the latest values).
+    pub buffer: Option<BufferKind>,
+    /// `buffer_max_bytes`; `None`: the default of the buffer kind.
+    pub buffer_max_bytes: Option<u64>,
+    /// `state_dir`; `None`: `/var/lib/idic` when installed, else `idic-state`
+    /// beside the config file.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Where a sink's queue keeps its batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BufferKind {
+    /// On disk under `state_dir`: survives a crash.
+    Disk,
+    /// In memory: lost when idic stops.
+    Memory,
 }
 
 /// `[global]`.
@@ -44,8 +82,10 @@ pub struct Config {
 pub struct Global {
     /// Config format version, 0.31 to 0.39 with an optional leading `v`. Required.
     pub version: String,
-    /// The sink plugin's name. Required.
-    pub stats_processor: String,
+    /// The sink: a plugin's name, or a list of sink names (plugins or
+    /// `[sink.NAME]` instances) to fan out to. Required.
+    #[serde(deserialize_with = "one_or_many")]
+    pub stats_processor: Vec<String>,
     /// Write retries before a batch is dropped; 0 or less means forever.
     ///
     /// At most 1,000,000. Default 8.
@@ -245,6 +285,31 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A string or a list of strings, as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a list of strings")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            Ok(vec![v.to_string()])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(s) = a.next_element::<String>()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(Visitor)
 }
 
 fn default_retries() -> i64 {

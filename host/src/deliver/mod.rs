@@ -7,13 +7,22 @@
 //! `[global] sink_workers` blocking threads shared by every writer. A sink is
 //! called from one thread at a time and never after `close`.
 //!
-//! `queue.rs` is the queue and its counters, `writer.rs` the writer: retries
-//! with the host's back-off, drops (counted and logged), reopening a sink that
-//! panicked, and draining on shutdown.
+//! `queue.rs` is the queue (in memory, or on disk through `segment.rs`, whose
+//! records `codec.rs` encodes), its byte bound and its counters; `sync.rs` the
+//! once-a-second fsync of disk queues; `writer.rs` the writer: retries with the
+//! host's back-off, drops (counted and logged), reopening a sink that panicked,
+//! and draining on shutdown.
 
+mod codec;
+#[cfg(test)]
+mod drain;
 mod queue;
+mod segment;
+mod sync;
 mod writer;
 
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +30,8 @@ use idic_plugin_api::{SinkBox, SinkError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use queue::Delivery;
+pub use queue::{Budget, Delivery};
+pub use sync::Syncer;
 
 /// Opens (or reopens) a cluster's sink; called on the sink pool.
 pub type Opener = Arc<dyn Fn() -> Result<SinkBox, SinkError> + Send + Sync>;
@@ -36,16 +46,34 @@ pub struct Names {
 }
 
 /// How a delivery behaves.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
-    /// Batches that may wait; beyond it the oldest is dropped.
+    /// Batches that may wait in memory; beyond it the oldest is dropped.
     pub capacity: usize,
-    /// Write retries per batch; 0 or less = forever.
+    /// The byte bound of the sink instance, shared by its queues.
+    pub budget: Arc<Budget>,
+    /// Where the queue keeps its batches on disk; `None` for a memory queue.
+    pub disk: Option<Disk>,
+    /// Write retries per batch of a memory queue; 0 or less = forever.
     pub max_retries: i64,
     /// First retry wait (`stats_processor_retry_interval`).
     pub retry_interval: Duration,
     /// The longest retry wait (`max_backoff`).
     pub max_backoff: Duration,
+}
+
+/// The disk buffer of one (cluster, sink) queue.
+#[derive(Clone)]
+pub struct Disk {
+    /// The queue's own folder (`<state_dir>/<sink>/<cluster>`).
+    pub dir: PathBuf,
+    /// The size at which a segment file is closed and a new one started.
+    pub segment_bytes: u64,
+    /// Syncs changed files once a second.
+    pub syncer: Syncer,
+    /// Whether the sink's disk buffer is failing now (shared by its queues, so
+    /// that a full disk is logged once per sink, not once per cluster).
+    pub failing: Arc<AtomicBool>,
 }
 
 /// Where the writers of one running configuration live, and their deadline.

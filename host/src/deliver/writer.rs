@@ -3,13 +3,17 @@
 //!
 //! Retryable and config errors are retried with the host's back-off
 //! (`stats_processor_retry_interval` doubling up to `max_backoff`, jittered);
-//! unlike gostats, exhausting `stats_processor_max_retries` drops the batch
-//! (counted) and carries on. Permanent errors drop the batch at once. A sink that
-//! panicked is unusable: the batch is dropped and the sink reopened. A sink that
-//! cannot be opened is retried with the same back-off while batches queue. When
-//! the writer itself fails (a bug), it is logged and restarted with the back-off;
-//! the queue survives it. On shutdown it drains until `Writers::abort`, then
-//! counts what is left as lost.
+//! for a memory queue, unlike gostats, exhausting `stats_processor_max_retries`
+//! drops the batch (counted) and carries on; a disk queue retries until the
+//! sink acknowledges (only the byte bound evicts). Permanent errors drop the
+//! batch at once. A sink that panicked is unusable: the batch is dropped and the
+//! sink reopened. A sink that cannot be opened is retried with the same back-off
+//! while batches queue. When the writer itself fails (a bug), it is logged and
+//! restarted with the back-off; the queue survives it. When the queue closes, a
+//! memory queue's writer drains until `Writers::abort` and counts what is left as
+//! lost; a disk queue's writer delivers the batches still in memory while the
+//! sink accepts them and stops at the first failure or the first batch only on
+//! disk, leaving the rest there for the next start.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,7 +23,7 @@ use abi_stable::std_types::RSlice;
 use idic_plugin_api::{ErrorKind, SinkBox, SinkError};
 use tokio_util::sync::CancellationToken;
 
-use super::queue::{Batch, Shared};
+use super::queue::{Batch, Shared, Taken};
 use super::{Opener, Writers};
 use crate::backoff::Backoff;
 use crate::pool::Pool;
@@ -49,7 +53,7 @@ pub(super) fn spawn(shared: Arc<Shared>, open: Opener, pool: Pool, writers: &Wri
                         shared.depth()
                     );
                     if sleep_or_abort(&abort, wait).await {
-                        finish(&shared, 0);
+                        finish(&shared);
                         return;
                     }
                 }
@@ -72,13 +76,10 @@ async fn run(shared: Arc<Shared>, open: Opener, pool: Pool, abort: CancellationT
         w.shared.settings.retry_interval,
         w.shared.settings.max_backoff,
     );
-    while let Some(batch) = w.next_batch().await {
-        match w.deliver(&mut sink, batch, &mut backoff).await {
-            Ok(()) => {}
-            Err(Aborted) => {
-                finish(&w.shared, 1);
-                return;
-            }
+    while let Some(taken) = w.next_batch().await {
+        match w.deliver(&mut sink, taken.batch, &mut backoff).await {
+            Ok(()) => w.shared.done(taken.seq),
+            Err(Aborted) => break,
         }
     }
     if let Some(s) = sink {
@@ -86,10 +87,10 @@ async fn run(shared: Arc<Shared>, open: Opener, pool: Pool, abort: CancellationT
             w.close(s).await;
         }
     }
-    finish(&w.shared, 0);
+    finish(&w.shared);
 }
 
-/// The shutdown deadline passed.
+/// The shutdown deadline passed, or a disk queue closed while its sink fails.
 struct Aborted;
 
 struct Writer {
@@ -100,7 +101,7 @@ struct Writer {
 }
 
 impl Writer {
-    async fn next_batch(&self) -> Option<Batch> {
+    async fn next_batch(&self) -> Option<Taken> {
         tokio::select! {
             b = self.shared.next_batch() => b,
             () = self.abort.cancelled() => None,
@@ -187,7 +188,11 @@ impl Writer {
             }
             attempt += 1;
             let max = self.shared.settings.max_retries;
-            if max > 0 && i64::from(attempt) > max {
+            let durable = self.shared.durable();
+            if durable && self.shared.closed.is_cancelled() {
+                return Err(Aborted);
+            }
+            if !durable && max > 0 && i64::from(attempt) > max {
                 let n = counters.dropped_retries.fetch_add(1, Ordering::Relaxed) + 1;
                 log::error!(
                     "cluster={} plugin={} write failed {attempt} times ({error}); dropped the batch of {} points after stats_processor_max_retries = {max} ({n} dropped so far); collection goes on",
@@ -206,9 +211,25 @@ impl Writer {
                 wait.as_secs_f64().ceil(),
                 self.shared.depth()
             );
-            if sleep_or_abort(&self.abort, wait).await {
+            if self.sleep_or_stop(wait).await {
                 return Err(Aborted);
             }
+        }
+    }
+
+    /// Sleeps `wait`; `true` when the deadline passed instead, or a disk queue
+    /// closed (what it holds stays on disk).
+    async fn sleep_or_stop(&self, wait: Duration) -> bool {
+        let closed = async {
+            if self.shared.durable() {
+                self.shared.closed.cancelled().await
+            } else {
+                std::future::pending().await
+            }
+        };
+        tokio::select! {
+            stop = sleep_or_abort(&self.abort, wait) => stop,
+            () = closed => true,
         }
     }
 
@@ -246,7 +267,10 @@ impl Writer {
                 wait.as_secs_f64().ceil(),
                 self.shared.depth() + 1
             );
-            if sleep_or_abort(&self.abort, wait).await {
+            if self.shared.durable() && self.shared.closed.is_cancelled() {
+                return Err(Aborted);
+            }
+            if self.sleep_or_stop(wait).await {
                 return Err(Aborted);
             }
         }
@@ -276,17 +300,21 @@ impl Writer {
     }
 }
 
-/// Logs the writer's summary, counting `in_flight` plus whatever is still queued
-/// as lost.
-fn finish(shared: &Shared, in_flight: u64) {
+/// Logs the writer's summary; what is still queued is kept on disk or, in
+/// memory, counted as lost.
+fn finish(shared: &Shared) {
     let (names, c) = (&shared.names, &shared.counters);
-    let lost = shared.discard_all() + in_flight;
-    if in_flight > 0 {
-        c.dropped_shutdown.fetch_add(in_flight, Ordering::Relaxed);
-    }
+    let (lost, kept) = shared.discard_all();
     if lost > 0 {
         log::error!(
             "cluster={} plugin={} shutdown deadline passed: {lost} queued batches were not delivered",
+            names.cluster,
+            names.plugin
+        );
+    }
+    if kept > 0 {
+        log::info!(
+            "cluster={} plugin={} {kept} batches stay in the disk buffer; they are delivered after the next start",
             names.cluster,
             names.plugin
         );
@@ -377,13 +405,15 @@ mod tests {
     fn settings(capacity: usize, max_retries: i64, retry_interval: Duration) -> Settings {
         Settings {
             capacity,
+            budget: crate::deliver::Budget::new(u64::MAX),
+            disk: None,
             max_retries,
             retry_interval,
             max_backoff: Duration::from_secs(60),
         }
     }
 
-    fn start(script: &Script, writers: &Writers, settings: Settings) -> Delivery {
+    async fn start(script: &Script, writers: &Writers, settings: Settings) -> Delivery {
         let s = script.clone();
         Delivery::start(
             Names {
@@ -398,14 +428,15 @@ mod tests {
             &Pool::new(2),
             writers,
         )
+        .await
     }
 
-    fn batch(time: i64) -> Vec<Point> {
-        vec![Point {
+    fn batch(time: i64) -> Batch {
+        Arc::new(vec![Point {
             measurement: "k".into(),
             time,
             rows: Default::default(),
-        }]
+        }])
     }
 
     fn script(steps: Vec<Step>) -> Script {
@@ -429,7 +460,7 @@ mod tests {
             Step::Fail(SinkError::config("bad token")),
         ]);
         let w = Writers::default();
-        let d = start(&s, &w, settings(10, 8, FAST));
+        let d = start(&s, &w, settings(10, 8, FAST)).await;
         d.push(batch(1));
         close(d, &w, Duration::from_secs(10)).await;
         assert_eq!(*s.written.lock().unwrap(), vec![1]);
@@ -440,7 +471,7 @@ mod tests {
         let fail = || Step::Fail(SinkError::retryable("down"));
         let s = script(vec![fail(), fail(), fail()]);
         let w = Writers::default();
-        let d = start(&s, &w, settings(10, 2, FAST));
+        let d = start(&s, &w, settings(10, 2, FAST)).await;
         d.push(batch(1));
         d.push(batch(2));
         let shared = Arc::clone(&d.shared_for_tests());
@@ -454,7 +485,7 @@ mod tests {
     async fn permanent_errors_drop_the_batch_at_once() {
         let s = script(vec![Step::Fail(SinkError::permanent("bad line"))]);
         let w = Writers::default();
-        let d = start(&s, &w, settings(10, 8, FAST));
+        let d = start(&s, &w, settings(10, 8, FAST)).await;
         d.push(batch(1));
         d.push(batch(2));
         let shared = d.shared_for_tests();
@@ -468,7 +499,7 @@ mod tests {
     async fn a_panicked_sink_is_reopened() {
         let s = script(vec![Step::Panic]);
         let w = Writers::default();
-        let d = start(&s, &w, settings(10, 8, FAST));
+        let d = start(&s, &w, settings(10, 8, FAST)).await;
         d.push(batch(1));
         d.push(batch(2));
         close(d, &w, Duration::from_secs(10)).await;
@@ -482,7 +513,7 @@ mod tests {
         let s = script(vec![Step::Block]);
         *s.gate.lock().unwrap() = Some(gate);
         let w = Writers::default();
-        let d = start(&s, &w, settings(2, 8, FAST));
+        let d = start(&s, &w, settings(2, 8, FAST)).await;
         d.push(batch(1)); // taken by the writer, which blocks in write
         while d.depth() > 0 {
             tokio::task::yield_now().await;
@@ -513,8 +544,8 @@ mod tests {
             cluster: c.into(),
             plugin: "test".into(),
         };
-        let a = Delivery::start(names("a"), open(&stuck), settings(100, 8, FAST), &pool, &w);
-        let b = Delivery::start(names("b"), open(&fine), settings(100, 8, FAST), &pool, &w);
+        let a = Delivery::start(names("a"), open(&stuck), settings(100, 8, FAST), &pool, &w).await;
+        let b = Delivery::start(names("b"), open(&fine), settings(100, 8, FAST), &pool, &w).await;
         a.push(batch(1));
         for t in 1..=20 {
             b.push(batch(t));
@@ -533,12 +564,116 @@ mod tests {
         let fail = || Step::Fail(SinkError::retryable("down"));
         let s = script((0..1000).map(|_| fail()).collect());
         let w = Writers::default();
-        let d = start(&s, &w, settings(10, 0, Duration::from_secs(3600)));
+        let d = start(&s, &w, settings(10, 0, Duration::from_secs(3600))).await;
         d.push(batch(1));
         d.push(batch(2));
         let shared = d.shared_for_tests();
         close(d, &w, Duration::from_millis(100)).await;
         assert!(s.written.lock().unwrap().is_empty());
         assert_eq!(shared.counters.dropped_shutdown.load(Ordering::SeqCst), 2);
+    }
+
+    fn disk_settings(dir: &std::path::Path, max_bytes: u64) -> Settings {
+        Settings {
+            budget: crate::deliver::Budget::new(max_bytes),
+            disk: Some(crate::deliver::Disk {
+                dir: dir.to_path_buf(),
+                segment_bytes: 256,
+                syncer: crate::deliver::Syncer::default(),
+                failing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            }),
+            ..settings(100, 2, FAST)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_disk_queue_never_drops_after_retries_and_keeps_the_rest_for_the_next_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fail = || Step::Fail(SinkError::retryable("down"));
+        let down = script((0..1000).map(|_| fail()).collect());
+        let w = Writers::default();
+        let d = start(&down, &w, disk_settings(tmp.path(), 1 << 20)).await;
+        for t in 1..=3 {
+            d.push(batch(t));
+        }
+        let shared = d.shared_for_tests();
+        while shared.counters.retries.load(Ordering::SeqCst) < 4 {
+            tokio::time::sleep(FAST).await;
+        }
+        close(d, &w, Duration::from_secs(10)).await;
+        assert_eq!(shared.counters.dropped_retries.load(Ordering::SeqCst), 0);
+        assert_eq!(shared.counters.kept.load(Ordering::SeqCst), 3);
+        assert_eq!(shared.counters.dropped_shutdown.load(Ordering::SeqCst), 0);
+
+        let up = Script::default();
+        let w = Writers::default();
+        let d = start(&up, &w, disk_settings(tmp.path(), 1 << 20)).await;
+        d.push(batch(4));
+        while up.written.lock().unwrap().len() < 4 {
+            tokio::time::sleep(FAST).await;
+        }
+        close(d, &w, Duration::from_secs(10)).await;
+        assert_eq!(*up.written.lock().unwrap(), vec![1, 2, 3, 4], "in order");
+
+        let again = Script::default();
+        let w = Writers::default();
+        let d = start(&again, &w, disk_settings(tmp.path(), 1 << 20)).await;
+        close(d, &w, Duration::from_secs(10)).await;
+        assert!(
+            again.written.lock().unwrap().is_empty(),
+            "acknowledged batches are gone"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_byte_bound_evicts_the_oldest_batches_of_a_disk_queue() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (release, gate) = mpsc::channel();
+        let s = script(vec![Step::Block]);
+        *s.gate.lock().unwrap() = Some(gate);
+        let w = Writers::default();
+        let settings = disk_settings(tmp.path(), 2048);
+        let budget = Arc::clone(&settings.budget);
+        let d = start(&s, &w, settings).await;
+        d.push(batch(1)); // taken by the writer, which blocks in write
+        while d.depth() > 0 {
+            tokio::task::yield_now().await;
+        }
+        for t in 2..=200 {
+            d.push(batch(t));
+            // The bound, plus the segment the writer holds and the one filling.
+            assert!(budget.used() <= 2048 + 2 * 256 + 64, "{}", budget.used());
+        }
+        let dropped = d.counters().dropped_full.load(Ordering::SeqCst);
+        assert!(dropped > 100, "{dropped}");
+        release.send(()).unwrap();
+        while s.written.lock().unwrap().last() != Some(&200) {
+            tokio::time::sleep(FAST).await;
+        }
+        close(d, &w, Duration::from_secs(10)).await;
+        let written = s.written.lock().unwrap().clone();
+        assert_eq!(written[0], 1);
+        assert_eq!(*written.last().unwrap(), 200);
+        assert_eq!(written.len() as u64, 200 - dropped);
+        assert!(
+            written[1..].windows(2).all(|p| p[1] == p[0] + 1),
+            "{written:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unusable_state_dir_falls_back_to_the_memory_queue() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("file"), b"").unwrap();
+        let s = Script::default();
+        let w = Writers::default();
+        let settings = disk_settings(&tmp.path().join("file/queue"), 1 << 20);
+        let failing = Arc::clone(&settings.disk.as_ref().unwrap().failing);
+        let d = start(&s, &w, settings).await;
+        d.push(batch(1));
+        d.push(batch(2));
+        close(d, &w, Duration::from_secs(10)).await;
+        assert_eq!(*s.written.lock().unwrap(), vec![1, 2]);
+        assert!(failing.load(Ordering::SeqCst));
     }
 }

@@ -1,5 +1,6 @@
-//! The main job's lifecycle: the runtime, the sink plugin, one supervised task
-//! per cluster, and what signals and config changes do to them.
+//! The main job's lifecycle: the runtime, the sink plugins (`sinks.rs`), one
+//! supervised task per cluster, the disk buffers' syncer, and what signals and
+//! config changes do to them.
 //!
 //! Threads: two tokio workers run every cluster task, every sink writer and all
 //! OneFS I/O; blocking work (sink calls, decoding, name lookups) runs on tokio's
@@ -22,14 +23,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::limits;
 use super::restart::supervised;
+use super::sinks::{Sinks, Target};
 use crate::cli::Cli;
 use crate::collect::cluster::{self, Job};
 use crate::config::Config;
-use crate::deliver::Writers;
-use crate::loader::{self, Plugin};
+use crate::deliver::{Syncer, Writers};
 use crate::logging;
 use crate::onefs::TlsConfigs;
-use crate::plugin_host;
 use crate::pool::Pools;
 
 /// How long a stopping configuration may spend delivering what is queued.
@@ -54,7 +54,10 @@ pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         log::warn!("{w}");
     }
-    limits::raise_open_files(limits::files_needed(config.enabled_clusters().count()));
+    limits::raise_open_files(limits::files_needed(
+        config.enabled_clusters().count(),
+        config.sinks.len(),
+    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(Pools::threads(config.global.sink_workers))
@@ -92,49 +95,30 @@ fn log_settings(cli: &Cli, config: &Config) -> logging::Settings {
     }
 }
 
-fn load_plugin(cli: &Cli, config: &Config) -> anyhow::Result<Plugin> {
-    let dirs = loader::search_dirs(
-        cli.plugin_dir.as_deref(),
-        config.global.plugin_dir.as_deref(),
-    );
-    let plugin = loader::find(&config.global.stats_processor, &dirs).with_context(|| {
-        format!(
-            "cannot load the sink named by stats_processor in {}",
-            config.path.display()
-        )
-    })?;
-    log::info!(
-        "plugin={} {} loaded from {} (plugin-api {})",
-        plugin.info.name,
-        plugin.info.version,
-        plugin.path.display(),
-        plugin.info.api_version
-    );
-    log::debug!(
-        "plugin={} revision {} capabilities {}",
-        plugin.info.name,
-        plugin.info.revision,
-        plugin.capabilities()
-    );
-    plugin
-        .start(&plugin_host::start_context(config, &plugin.info.name))
-        .map_err(|e| anyhow!("plugin={} failed to start: {e}", plugin.info.name))?;
-    Ok(plugin)
+/// Loads and starts the sinks of `config`.
+fn start_sinks(
+    cli: &Cli,
+    config: &Config,
+    previous: Option<(&Sinks, &Config)>,
+) -> anyhow::Result<Sinks> {
+    let sinks = Sinks::load(cli, config, previous)?;
+    sinks.start(config)?;
+    Ok(sinks)
 }
 
 async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
-    let mut plugin = load_plugin(cli, &config)?;
+    let mut sinks = start_sinks(cli, &config, None)?;
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut stamp = file_stamp(&config.path);
     loop {
         let config_arc = Arc::new(config.clone());
-        let running = Running::start(cli, &config_arc, &plugin);
+        let running = Running::start(cli, &config_arc, &sinks);
         log::info!(
             "collecting from {} clusters into plugin={}",
             running.tasks.len(),
-            plugin.info.name
+            sinks.describe()
         );
         let reload = loop {
             let event = tokio::select! {
@@ -166,46 +150,32 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
         };
         running.stop().await;
         let Some((why, new)) = reload else {
-            plugin.stop();
+            sinks.stop();
             log::info!("stopped");
             return Ok(());
         };
         log::info!("{why}: reloading {}", new.path.display());
-        if new.global.stats_processor != config.global.stats_processor
-            || new.global.plugin_dir != config.global.plugin_dir
-        {
-            match load_plugin(cli, &new) {
-                Ok(p) => {
-                    plugin.stop();
-                    plugin = p;
-                }
-                Err(e) => {
-                    log::error!(
-                        "reload refused: {e:#}; collection goes on with the previous config"
-                    );
-                    continue;
-                }
-            }
-        } else {
-            // The same plugin: restart its process-wide part with the new config
-            // (the Prometheus plugin's discovery lists the clusters).
-            plugin.stop();
-            if let Err(e) = plugin.start(&plugin_host::start_context(&new, &plugin.info.name)) {
-                log::error!(
-                    "reload refused: plugin={} failed to start with the new config: {e}; collection goes on with the previous config",
-                    plugin.info.name
-                );
-                if let Err(e) =
-                    plugin.start(&plugin_host::start_context(&config, &plugin.info.name))
-                {
-                    log::error!(
-                        "plugin={} failed to start again with the previous config: {e}",
-                        plugin.info.name
-                    );
-                }
+        // Load first (the old plugins keep serving if that fails), then restart
+        // every plugin's process-wide part with the new config (the Prometheus
+        // plugin's discovery lists the clusters).
+        let loaded = match Sinks::load(cli, &new, Some((&sinks, &config))) {
+            Ok(l) => l,
+            Err(e) => {
+                log::error!("reload refused: {e:#}; collection goes on with the previous config");
                 continue;
             }
+        };
+        sinks.stop();
+        if let Err(e) = loaded.start(&new) {
+            log::error!(
+                "reload refused: {e:#} with the new config; collection goes on with the previous config"
+            );
+            if let Err(e) = sinks.start(&config) {
+                log::error!("the previous sinks failed to start again: {e:#}");
+            }
+            continue;
         }
+        sinks = loaded;
         config = new;
     }
 }
@@ -215,16 +185,22 @@ struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: CancellationToken,
     writers: Writers,
+    syncer: Syncer,
+    syncing: tokio::task::JoinHandle<()>,
+    pools: Pools,
 }
 
 impl Running {
-    fn start(cli: &Cli, config: &Arc<Config>, plugin: &Plugin) -> Running {
+    fn start(cli: &Cli, config: &Arc<Config>, sinks: &Sinks) -> Running {
         let stop = CancellationToken::new();
         let writers = Writers::default();
         let pools = Pools::new(config.global.sink_workers);
         let tls = Arc::new(TlsConfigs::default());
         let cap = Duration::from_secs(config.global.max_backoff.max(1));
         let start_spread = cluster::start_spread(config.enabled_clusters().count());
+        let targets: Arc<[Target]> = sinks.targets(config).into();
+        let syncer = Syncer::default();
+        let syncing = tokio::spawn(syncer.clone().run(pools.disk.clone(), stop.clone()));
         let tasks = config
             .clusters
             .iter()
@@ -234,11 +210,12 @@ impl Running {
                 let job = Job {
                     config: Arc::clone(config),
                     index,
-                    plugin: plugin.clone(),
+                    targets: Arc::clone(&targets),
                     check_stat_return: cli.check_stat_return,
                     pools: pools.clone(),
                     tls: Arc::clone(&tls),
                     writers: writers.clone(),
+                    syncer: syncer.clone(),
                     start_spread,
                 };
                 let what = format!("cluster={} collection", job.label());
@@ -252,11 +229,14 @@ impl Running {
             tasks,
             stop,
             writers,
+            syncer,
+            syncing,
+            pools,
         }
     }
 
     /// Stops every cluster, then lets the writers deliver what is queued within
-    /// the grace period.
+    /// the grace period, and syncs the disk buffers.
     async fn stop(self) {
         self.stop.cancel();
         for task in self.tasks {
@@ -268,6 +248,8 @@ impl Running {
                 SHUTDOWN_GRACE.as_secs()
             );
         }
+        let _ = self.syncing.await;
+        self.syncer.sync_now(&self.pools.disk).await;
     }
 }
 

@@ -4,9 +4,10 @@
 //! huge pages, turned off for idic, because they make a small heap look large.
 
 /// File descriptors idic may need: a connection per cluster, a listener per
-/// cluster for the Prometheus sink, and some to spare (logs, plugins, sinks).
-pub fn files_needed(clusters: usize) -> u64 {
-    clusters as u64 * 2 + 128
+/// cluster for the Prometheus sink, four per cluster and sink for a disk buffer
+/// (lock, folder, cursor, segment), and some to spare (logs, plugins, sinks).
+pub fn files_needed(clusters: usize, sinks: usize) -> u64 {
+    clusters as u64 * (2 + 4 * sinks as u64) + 128
 }
 
 /// Raises the soft open-file limit to the hard limit; logs when it is still
@@ -117,6 +118,6 @@ mod tests {
 
     #[test]
     fn a_thousand_clusters_need_more_than_the_usual_1024() {
-        assert!(files_needed(1000) > 1024);
+        assert!(files_needed(1000, 1) > 1024);
     }
 }

@@ -1,10 +1,13 @@
 //! What supervises the rest: the main job's lifecycle (`engine.rs`: runtime,
-//! plugin, signals, reloads), restarting tasks that fail (`restart.rs`), and the
+//! signals, reloads), the sinks of a configuration (`sinks.rs`: plugins,
+//! instances, their delivery settings), restarting tasks that fail (`restart.rs`), and the
 //! process' own limits (`limits.rs`).
 
 mod engine;
 mod limits;
 mod restart;
+mod sinks;
 
 pub use engine::collect;
 pub use restart::{panic_message, payload_message};
+pub use sinks::{cluster_folder, Target};

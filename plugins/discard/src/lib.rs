@@ -23,6 +23,12 @@ impl Plugin for Discard {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "accepts and drops every point (for tests and dry runs)";
 
+    /// Replaying a backlog into a sink that drops it is pointless: without
+    /// `"replay": false` the host would buffer this sink's batches on disk.
+    fn capabilities(&self) -> String {
+        r#"{"replay": false}"#.to_string()
+    }
+
     fn open(&self, ctx: &OpenContext) -> Result<DiscardSink, SinkError> {
         log::debug!("cluster={} opened", ctx.cluster);
         Ok(DiscardSink {

@@ -93,6 +93,17 @@ pub struct ClientConfig {
 /// cost a quarter of a megabyte per connection for nothing.
 const AGENT_BUFFER: usize = 16 * 1024;
 
+/// Idle connections an agent keeps per server. The host runs up to
+/// `sink_workers` writes at once (4 by default); with ureq's default of 3 the
+/// fourth connection was closed after every burst and opened again the next
+/// cycle, with a TCP handshake and a resolver thread each time (ureq resolves
+/// even an IP address on a thread of its own).
+const IDLE_PER_HOST: usize = 16;
+
+/// How long an idle connection is kept: longer than the usual cycle of 5 to 30
+/// seconds, so a cycle reuses the previous one's connections.
+const IDLE_AGE: Duration = Duration::from_secs(90);
+
 /// One agent (and so one connection pool and TLS setup) for every sink with the
 /// same transport settings: all clusters write to the same server, at most a few
 /// at a time, so they share a handful of connections instead of holding one
@@ -124,6 +135,9 @@ fn shared_agent(config: &ClientConfig) -> Agent {
                 .tls_config(tls)
                 .input_buffer_size(AGENT_BUFFER)
                 .output_buffer_size(AGENT_BUFFER)
+                .max_idle_connections_per_host(IDLE_PER_HOST)
+                .max_idle_connections(4 * IDLE_PER_HOST)
+                .max_idle_age(IDLE_AGE)
                 .build()
                 .into()
         })

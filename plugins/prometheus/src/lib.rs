@@ -109,6 +109,13 @@ impl Plugin for Prometheus {
     const DESCRIPTION: &'static str =
         "serves each cluster's latest statistics on its own Prometheus /metrics endpoint";
 
+    /// A scrape sees only the latest values, so replaying a backlog gains
+    /// nothing (the host keeps this sink's queue in memory); and the discovery
+    /// service and the per-cluster ports are process-wide, so one instance.
+    fn capabilities(&self) -> String {
+        r#"{"replay": false, "max_instances": 1}"#.to_string()
+    }
+
     fn start(&self, ctx: &StartContext) -> Result<(), SinkError> {
         self.stop();
         let (sd, warnings) = SdConfig::from_config(&ctx.config).map_err(SinkError::config)?;

@@ -3,6 +3,7 @@
 //! secrets, logging values).
 
 mod bounds;
+mod sinks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -123,12 +124,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
         );
     };
     check_version(&ctx, &global.version)?;
-    if global.stats_processor.trim().is_empty() {
-        return Err(ctx.error_at(
-            &[Step::Key("global"), Step::Key("stats_processor")],
-            "stats_processor is empty: name the sink plugin, e.g. \"influxdb\", \"prometheus\" or \"discard\"",
-        ));
-    }
+    let sinks = sinks::sinks(&ctx, &table, &global, &mut warnings)?;
     if global.min_update_interval_override < 1 {
         warnings.push(Warning(format!(
             "{}: min_update_interval_override = {} is below 1 s; using 1",
@@ -150,6 +146,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
         summary_stats: raw.summary_stats,
         clusters,
         stat_groups,
+        sinks,
     };
     Ok((config, warnings))
 }

@@ -1,0 +1,313 @@
+//! The sinks of a configuration: each plugin loaded once and shared by its
+//! instances, its process-wide part started once, and per instance the delivery
+//! it gets (buffer kind, byte bound, state folder) as a [`Target`].
+//!
+//! A plugin's `capabilities()` JSON may say `"replay": false` (it serves only the
+//! latest values, like Prometheus: a disk buffer's replay gains nothing, so its
+//! default buffer is memory) and `"max_instances": 1` (its process-wide part
+//! serves one instance: a second is refused). A plugin that says nothing gets a
+//! disk buffer and any number of instances.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+
+use crate::cli::Cli;
+use crate::config::{BufferKind, Config, SinkConfig};
+use crate::deliver::Budget;
+use crate::loader::{self, Plugin};
+use crate::plugin_host;
+
+/// The default `state_dir` of an installed idic.
+pub const INSTALLED_STATE_DIR: &str = "/var/lib/idic";
+/// The default `state_dir` otherwise: this folder beside the config file.
+pub const LOCAL_STATE_DIR: &str = "idic-state";
+/// The default `buffer_max_bytes` of a disk buffer: 1 GiB per sink instance.
+pub const DISK_MAX_BYTES: u64 = 1 << 30;
+/// The default `buffer_max_bytes` of a memory queue: 256 MiB per sink instance.
+pub const MEMORY_MAX_BYTES: u64 = 256 << 20;
+
+/// What a plugin's `capabilities()` says about delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Replaying old batches is useful (a time-series store); default true.
+    pub replay: bool,
+    /// How many instances its process-wide part can serve; default unlimited.
+    pub max_instances: Option<u64>,
+}
+
+impl Capabilities {
+    /// Reads the JSON; anything unreadable means the defaults.
+    pub fn parse(json: &str) -> Capabilities {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        Capabilities {
+            replay: v["replay"].as_bool().unwrap_or(true),
+            max_instances: v["max_instances"].as_u64(),
+        }
+    }
+}
+
+/// The loaded plugins of a configuration, and its sink instances.
+#[derive(Clone)]
+pub struct Sinks {
+    /// One per distinct plugin, in the order first named.
+    pub plugins: Vec<Plugin>,
+    /// One per instance, in `stats_processor` order.
+    pub instances: Vec<(SinkConfig, Plugin)>,
+}
+
+/// Where one sink instance's batches go, for one running configuration.
+#[derive(Clone)]
+pub struct Target {
+    /// How log lines name it: the plugin, plus `sink=NAME` for a named instance.
+    pub label: String,
+    /// The plugin serving it.
+    pub plugin: Plugin,
+    /// Its settings (the sinks' plugin config).
+    pub settings: String,
+    /// The byte bound of its queues, all clusters together.
+    pub budget: Arc<Budget>,
+    /// Its state folder (`<state_dir>/<name>`) for a disk buffer.
+    pub disk: Option<PathBuf>,
+    /// The segment size of its disk queues.
+    pub segment_bytes: u64,
+    /// Whether its disk buffer is failing now (logged once).
+    pub failing: Arc<AtomicBool>,
+}
+
+impl Sinks {
+    /// Loads every plugin `config` names (reusing `previous`'s when the plugin
+    /// folder is the same) and checks the instance limits. Starts nothing.
+    pub fn load(
+        cli: &Cli,
+        config: &Config,
+        previous: Option<(&Sinks, &Config)>,
+    ) -> anyhow::Result<Sinks> {
+        let dirs = loader::search_dirs(
+            cli.plugin_dir.as_deref(),
+            config.global.plugin_dir.as_deref(),
+        );
+        let same_dir =
+            previous.is_some_and(|(_, c)| c.global.plugin_dir == config.global.plugin_dir);
+        let mut plugins: Vec<Plugin> = Vec::new();
+        let mut instances = Vec::new();
+        for sink in &config.sinks {
+            let plugin = match plugins.iter().find(|p| p.info.name == sink.plugin) {
+                Some(p) => p.clone(),
+                None => {
+                    let reused = previous
+                        .filter(|_| same_dir)
+                        .and_then(|(s, _)| s.plugins.iter().find(|p| p.info.name == sink.plugin));
+                    let p = match reused {
+                        Some(p) => p.clone(),
+                        None => load_one(&dirs, config, sink)?,
+                    };
+                    plugins.push(p.clone());
+                    p
+                }
+            };
+            instances.push((sink.clone(), plugin));
+        }
+        let mut count: HashMap<&str, u64> = HashMap::new();
+        for (sink, plugin) in &instances {
+            let n = count.entry(plugin.info.name.as_str()).or_default();
+            *n += 1;
+            if let Some(max) = Capabilities::parse(&plugin.capabilities()).max_instances {
+                if *n > max {
+                    return Err(anyhow!(
+                        "{}: stats_processor names {} sinks of plugin {:?} (the last: {:?}), but that plugin's process-wide part serves at most {max}; remove the extra one from stats_processor",
+                        config.path.display(),
+                        n,
+                        plugin.info.name,
+                        sink.name
+                    ));
+                }
+            }
+        }
+        Ok(Sinks { plugins, instances })
+    }
+
+    /// Starts each plugin's process-wide part once, with the settings of its
+    /// first instance; on failure stops those already started.
+    pub fn start(&self, config: &Config) -> anyhow::Result<()> {
+        for (i, plugin) in self.plugins.iter().enumerate() {
+            let Some((sink, _)) = self
+                .instances
+                .iter()
+                .find(|(_, p)| p.info.name == plugin.info.name)
+            else {
+                continue;
+            };
+            if let Err(e) = plugin.start(&plugin_host::start_context(config, sink)) {
+                for p in &self.plugins[..i] {
+                    p.stop();
+                }
+                return Err(anyhow!("plugin={} failed to start: {e}", plugin.info.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops each plugin's process-wide part.
+    pub fn stop(&self) {
+        for p in &self.plugins {
+            p.stop();
+        }
+    }
+
+    /// The instances, for log lines: `influxdb, plugin=influxdb sink=archive`.
+    pub fn describe(&self) -> String {
+        self.instances
+            .iter()
+            .map(|(s, p)| label(s, p))
+            .collect::<Vec<_>>()
+            .join(", plugin=")
+    }
+
+    /// The targets of one running configuration: fresh byte budgets and the
+    /// resolved delivery settings.
+    pub fn targets(&self, config: &Config) -> Vec<Target> {
+        let clusters = config.enabled_clusters().count().max(1) as u64;
+        self.instances
+            .iter()
+            .map(|(sink, plugin)| {
+                let caps = Capabilities::parse(&plugin.capabilities());
+                let d = &sink.delivery;
+                let kind = d.buffer.unwrap_or(if caps.replay {
+                    BufferKind::Disk
+                } else {
+                    BufferKind::Memory
+                });
+                let max = d.buffer_max_bytes.unwrap_or(match kind {
+                    BufferKind::Disk => DISK_MAX_BYTES,
+                    BufferKind::Memory => MEMORY_MAX_BYTES,
+                });
+                let state_dir = d
+                    .state_dir
+                    .clone()
+                    .unwrap_or_else(|| default_state_dir(&config.path));
+                Target {
+                    label: label(sink, plugin),
+                    plugin: plugin.clone(),
+                    settings: sink.settings.clone(),
+                    budget: Budget::new(max),
+                    disk: (kind == BufferKind::Disk).then(|| state_dir.join(&sink.name)),
+                    segment_bytes: (max / (4 * clusters)).clamp(4 << 10, 8 << 20),
+                    failing: Arc::new(AtomicBool::new(false)),
+                }
+            })
+            .collect()
+    }
+}
+
+fn load_one(
+    dirs: &[loader::SearchDir],
+    config: &Config,
+    sink: &SinkConfig,
+) -> anyhow::Result<Plugin> {
+    let plugin = loader::find(&sink.plugin, dirs).with_context(|| {
+        if sink.plugin == sink.name {
+            format!(
+                "cannot load the sink named by stats_processor in {}",
+                config.path.display()
+            )
+        } else {
+            format!(
+                "cannot load plugin {:?} of [sink.{}] in {}",
+                sink.plugin,
+                sink.name,
+                config.path.display()
+            )
+        }
+    })?;
+    log::info!(
+        "plugin={} {} loaded from {} (plugin-api {})",
+        plugin.info.name,
+        plugin.info.version,
+        plugin.path.display(),
+        plugin.info.api_version
+    );
+    log::debug!(
+        "plugin={} revision {} capabilities {}",
+        plugin.info.name,
+        plugin.info.revision,
+        plugin.capabilities()
+    );
+    Ok(plugin)
+}
+
+/// `influxdb`, or `influxdb sink=archive` for a named instance.
+fn label(sink: &SinkConfig, plugin: &Plugin) -> String {
+    if sink.name == plugin.info.name {
+        sink.name.clone()
+    } else {
+        format!("{} sink={}", plugin.info.name, sink.name)
+    }
+}
+
+/// `/var/lib/idic` when idic runs from an install (`<prefix>/bin/idic` beside
+/// `<prefix>/lib/idic/plugins`), else `idic-state` beside the config file.
+pub fn default_state_dir(config_path: &Path) -> PathBuf {
+    let installed = std::env::current_exe().ok().is_some_and(|exe| {
+        exe.parent().is_some_and(|bin| {
+            bin.file_name().is_some_and(|n| n == "bin") && bin.join("../lib/idic/plugins").is_dir()
+        })
+    });
+    if installed {
+        PathBuf::from(INSTALLED_STATE_DIR)
+    } else {
+        config_path
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(LOCAL_STATE_DIR)
+    }
+}
+
+/// A cluster's folder name under a sink's state folder: its `host:port` with
+/// anything but letters, digits, `.`, `-` and `_` replaced by `_`.
+pub fn cluster_folder(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_default_to_replay_and_any_number_of_instances() {
+        let c = Capabilities::parse("{}");
+        assert!(c.replay);
+        assert_eq!(c.max_instances, None);
+        assert_eq!(Capabilities::parse("not json"), c);
+        let p = Capabilities::parse(r#"{"replay": false, "max_instances": 1}"#);
+        assert!(!p.replay);
+        assert_eq!(p.max_instances, Some(1));
+    }
+
+    #[test]
+    fn cluster_folders_are_safe_file_names() {
+        assert_eq!(cluster_folder("127.0.0.1:8080"), "127.0.0.1_8080");
+        assert_eq!(cluster_folder("[::1]:8080"), "___1__8080");
+        assert_eq!(cluster_folder("../x"), ".._x");
+    }
+
+    #[test]
+    fn the_local_state_dir_is_beside_the_config_file() {
+        assert_eq!(
+            default_state_dir(Path::new("/etc/idic/idic.toml")),
+            PathBuf::from("/etc/idic/idic-state")
+        );
+    }
+}
