@@ -16,6 +16,10 @@ seconds="${1:-60}"
 targets="$*"
 [ -z "$targets" ] && targets="decode_current decode_summary key_meta config lineproto_escape prometheus_names sim_request"
 command -v cargo-fuzz >/dev/null 2>&1 || { echo "fuzz: cargo-fuzz is missing: cargo install cargo-fuzz" >&2; exit 2; }
+# cargo-fuzz builds with the release profile; the workspace's fat LTO breaks
+# linking the coverage-instrumented targets (undefined __sancov_gen_ symbols),
+# and many codegen units build them faster.
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 cargo +nightly fuzz build --features libfuzzer -a $targets >/dev/null 2>&1 || \
     cargo +nightly fuzz build --features libfuzzer -a
 status=0
