@@ -21,10 +21,18 @@ all: dist
 build:
 	$(CARGO) build --release --workspace
 
+# Every file is written beside its destination and renamed over it: a running
+# dist/idic keeps its old file ("Text file busy" otherwise), and a running idic
+# never sees a half-written plugin (it loads private copies anyway).
 dist: build
 	mkdir -p $(DIST)/plugins
-	cp target/release/idic target/release/onefs-sim $(DIST)/
-	for p in $(PLUGINS); do cp target/release/lib$$p.so $(DIST)/plugins/; done
+	for f in idic onefs-sim; do \
+		cp target/release/$$f $(DIST)/.$$f.new && mv -f $(DIST)/.$$f.new $(DIST)/$$f || exit 1; \
+	done
+	for p in $(PLUGINS); do \
+		cp target/release/lib$$p.so $(DIST)/plugins/.lib$$p.so.new && \
+		mv -f $(DIST)/plugins/.lib$$p.so.new $(DIST)/plugins/lib$$p.so || exit 1; \
+	done
 
 test:
 	sh scripts/test-deps.sh
@@ -54,8 +62,14 @@ bench: dist
 
 install: dist
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/idic/plugins
-	install -m 755 $(DIST)/idic $(DIST)/onefs-sim $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(DIST)/plugins/*.so $(DESTDIR)$(PREFIX)/lib/idic/plugins/
+	for f in idic onefs-sim; do \
+		install -m 755 $(DIST)/$$f $(DESTDIR)$(PREFIX)/bin/.$$f.new && \
+		mv -f $(DESTDIR)$(PREFIX)/bin/.$$f.new $(DESTDIR)$(PREFIX)/bin/$$f || exit 1; \
+	done
+	for p in $(PLUGINS); do \
+		install -m 644 $(DIST)/plugins/lib$$p.so $(DESTDIR)$(PREFIX)/lib/idic/plugins/.lib$$p.so.new && \
+		mv -f $(DESTDIR)$(PREFIX)/lib/idic/plugins/.lib$$p.so.new $(DESTDIR)$(PREFIX)/lib/idic/plugins/lib$$p.so || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -5,6 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use onefs_sim::ClusterSpec;
+
+use crate::sim;
 use crate::util::{self, Dir, Running};
 
 /// A config whose only cluster is never reached: plugin loading comes first.
@@ -169,6 +172,66 @@ fn refuses_plugin_built_for_another_major_api_and_names_both_versions() {
         "{stderr}"
     );
     assert!(stderr.contains("idic-plugin-api 1.x"), "{stderr}");
+}
+
+#[test]
+fn overwriting_a_loaded_plugin_is_harmless_and_sighup_loads_the_new_version() {
+    let dir = Dir::new();
+    let c = sim::clusters(&dir, vec![ClusterSpec::new("Swap")]);
+    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("outoftree"), "liboutoftree.so")]);
+    let installed = plugins.join("liboutoftree.so");
+    let out = dir.join("outoftree.txt");
+    let config = dir.write(
+        "idic.toml",
+        &sim::config(
+            "outoftree",
+            &format!("path = {:?}", out.display().to_string()),
+            &c,
+            &["cluster.cpu.idle.avg"],
+            "",
+        ),
+    );
+    let points = || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .matches("swap cluster.cpu.idle.avg")
+            .count()
+    };
+    let mut idic = Running::start(&dir, &config, &plugins, &[]);
+    idic.wait_log(Duration::from_secs(30), "0.3.0 loaded", |log| {
+        log.contains("plugin=outoftree 0.3.0 (file ")
+    });
+    idic.wait_until(Duration::from_secs(30), "first points", || points() >= 1);
+    // What `cp` does: truncate the installed file and write the new bytes into it.
+    std::fs::copy(util::fixture_plugin("outoftree_next"), &installed).unwrap();
+    let before = points();
+    idic.wait_until(
+        Duration::from_secs(30),
+        "points after the file was overwritten",
+        || points() >= before + 2,
+    );
+    assert!(idic.child.try_wait().unwrap().is_none(), "idic still runs");
+    idic.signal("HUP");
+    idic.wait_log(Duration::from_secs(30), "the new version logged", |log| {
+        log.contains("plugin=outoftree replaced: 0.3.0 (file ")
+            && log.contains("is now 0.4.0 (file ")
+    });
+    let before = points();
+    idic.wait_until(
+        Duration::from_secs(30),
+        "points through the new version",
+        || points() > before,
+    );
+    let left = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("idic-plugin-{}-", idic.child.id()))
+        })
+        .count();
+    assert_eq!(left, 0, "private copies are removed once loaded");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
