@@ -37,6 +37,8 @@ pub struct Cli {
     pub check_stat_return: bool,
     /// `--plugin-dir`: the plugins folder.
     pub plugin_dir: Option<PathBuf>,
+    /// `--strict` (check-config): warnings are errors.
+    pub strict: bool,
 }
 
 /// Top-level help.
@@ -68,16 +70,23 @@ For each library: name, version, the idic-plugin-api version it was built with,
 its description, and whether it loads into this idic (if not, why).
 
 Usage: idic plugins [--plugin-dir DIR] [-config-file PATH]
+
+Exits 1 when any library found does not load.
 ";
 
 const CHECK_HELP: &str = "\
 idic check-config: validate a config file without contacting any cluster
 
 Prints warnings (unknown keys, with a suggestion), then a summary of the clusters,
-the active stat groups and the sink. Exits 1 with file:line:column and what was
-expected when the file cannot be used.
+the active stat groups and the sinks. Loads each plugin the config names (exit 1,
+listing the installed plugins, when one is missing or does not load) and asks it
+to check its own settings (unknown keys are warnings; a wrong type or a missing
+required key is an error). Exits 1 with file:line:column and what was expected
+when the file cannot be used.
 
-Usage: idic check-config [FILE]     (default: -config-file, else idic.toml)
+Usage: idic check-config [FILE] [--strict] [--plugin-dir DIR]
+       (FILE default: -config-file, else idic.toml)
+  --strict    warnings are errors (exit 1)
 ";
 
 /// Help text for `command` (`None` = top level).
@@ -98,6 +107,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         loglevel: None,
         check_stat_return: false,
         plugin_dir: None,
+        strict: false,
     };
     let mut verb: Option<&'static str> = None;
     let mut help = false;
@@ -128,6 +138,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             "loglevel" => cli.loglevel = Some(value("a level")?),
             "plugin-dir" => cli.plugin_dir = Some(PathBuf::from(value("a folder")?)),
             "check-stat-return" => cli.check_stat_return = parse_bool(name, inline.as_deref())?,
+            "strict" => cli.strict = parse_bool(name, inline.as_deref())?,
             "version" => {
                 if parse_bool(name, inline.as_deref())? {
                     cli.command = Command::Version;

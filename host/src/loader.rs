@@ -257,6 +257,13 @@ impl Plugin {
     pub fn capabilities(&self) -> String {
         (self.module.capabilities())().into()
     }
+
+    /// Sends `command` with `payload` through the plugin's `control` entry point.
+    pub fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        (self.module.control())(command.into(), payload.into())
+            .into_result()
+            .map(Into::into)
+    }
 }
 
 #[cfg(test)]

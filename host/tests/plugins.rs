@@ -39,6 +39,22 @@ fn plugins_command_lists_discard_with_its_api_version() {
 }
 
 #[test]
+fn plugins_command_exits_1_when_a_library_does_not_load() {
+    let dir = Dir::new();
+    let plugins = dir.plugin_dir(&[
+        (&util::workspace_plugin("discard"), "libdiscard.so"),
+        (&util::fixture_plugin("notaplugin"), "libnotaplugin.so"),
+    ]);
+    let out = util::idic(&["plugins", "--plugin-dir", plugins.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}{err}");
+    assert!(text.contains("plugin-api 1.0.0  loads"), "{text}");
+    assert!(text.contains("notaplugin   does not load: "), "{text}");
+    assert!(err.contains("1 of 2 plugin libraries do not load"), "{err}");
+}
+
+#[test]
 fn refuses_a_library_that_is_not_a_plugin() {
     let dir = Dir::new();
     let plugins = dir.plugin_dir(&[(&util::fixture_plugin("notaplugin"), "libnotaplugin.so")]);

@@ -50,6 +50,7 @@
 #![deny(missing_docs)]
 
 mod context;
+pub mod conversation;
 mod error;
 mod module;
 mod plugin;

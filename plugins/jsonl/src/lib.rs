@@ -13,7 +13,9 @@ mod output;
 
 use std::sync::Arc;
 
-use idic_plugin_api::{export_plugin, OpenContext, Plugin, Point, Sink, SinkError};
+use idic_plugin_api::{
+    conversation, export_plugin, ErrorKind, OpenContext, Plugin, Point, Sink, SinkError,
+};
 
 use config::Config;
 use output::Output;
@@ -36,6 +38,19 @@ impl Plugin for Jsonl {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str =
         "writes every point as one JSON line to a file or standard output";
+
+    /// `check-config`: the section's keys and types (an unknown key is an
+    /// error, as at open); the output file is not opened.
+    fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        if command != conversation::CHECK_CONFIG {
+            return Err(SinkError::new(
+                ErrorKind::Unsupported,
+                format!("unknown control command {command:?}"),
+            ));
+        }
+        Config::parse(payload).map_err(SinkError::config)?;
+        Ok(conversation::check_config_answer(&[]))
+    }
 
     fn open(&self, ctx: &OpenContext) -> Result<JsonlSink, SinkError> {
         let config = Config::parse(&ctx.plugin_config).map_err(SinkError::config)?;
@@ -88,7 +103,22 @@ export_plugin!(Jsonl);
 mod tests {
     use super::*;
     use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
-    use idic_plugin_api::{ErrorKind, Field, HostServices, LogLevel, Row, Tag, Value};
+    use idic_plugin_api::{Field, HostServices, LogLevel, Row, Tag, Value};
+
+    #[test]
+    fn check_config_refuses_an_unknown_key_and_accepts_a_good_section() {
+        let err = Jsonl.control("check-config", "pth = \"x\"").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Config);
+        assert!(
+            err.message.contains("unknown field `pth`"),
+            "{}",
+            err.message
+        );
+        let ok = Jsonl.control("check-config", "path = \"-\"").unwrap();
+        assert_eq!(ok, "{\"warnings\":[]}");
+        let other = Jsonl.control("reopen", "").unwrap_err();
+        assert_eq!(other.kind, ErrorKind::Unsupported);
+    }
 
     extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
 

@@ -66,7 +66,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use idic_plugin_api::{export_plugin, OpenContext, Plugin, Point, Sink, SinkError, StartContext};
+use idic_plugin_api::{
+    conversation, export_plugin, ErrorKind, OpenContext, Plugin, Point, Sink, SinkError,
+    StartContext,
+};
 
 pub use config::{Config, SdConfig};
 use endpoint::{Credentials, Endpoint};
@@ -114,6 +117,19 @@ impl Plugin for Prometheus {
     /// service and the per-cluster ports are process-wide, so one instance.
     fn capabilities(&self) -> String {
         r#"{"replay": false, "max_instances": 1}"#.to_string()
+    }
+
+    /// `check-config`: the section's keys and types, with unknown keys as
+    /// warnings; nothing is bound.
+    fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        if command != conversation::CHECK_CONFIG {
+            return Err(SinkError::new(
+                ErrorKind::Unsupported,
+                format!("unknown control command {command:?}"),
+            ));
+        }
+        let (_, warnings) = Config::parse(payload).map_err(SinkError::config)?;
+        Ok(conversation::check_config_answer(&warnings))
     }
 
     fn start(&self, ctx: &StartContext) -> Result<(), SinkError> {
@@ -362,6 +378,17 @@ mod tests {
     use idic_plugin_api::{Field, HostServices, LogLevel, Row, Tag, Value};
     use std::io::{Read, Write};
     use std::net::TcpStream;
+
+    #[test]
+    fn check_config_warns_about_unknown_keys_without_binding_anything() {
+        let answer = Prometheus::default()
+            .control("check-config", "listen = \"x\"")
+            .unwrap();
+        assert!(
+            answer.contains("unknown key \\\"listen\\\" ignored"),
+            "{answer}"
+        );
+    }
 
     extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
     extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> {
