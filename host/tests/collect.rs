@@ -707,6 +707,17 @@ fn panicking_sink_is_reported_and_collection_goes_on() {
         idic.child.try_wait().unwrap().is_none(),
         "idic is still running"
     );
+    // The message and where it happened go to idic's log, not to stderr.
+    assert!(
+        idic.log_text()
+            .contains("fixture panic in write for cluster boom (at panicky/src/lib.rs:"),
+        "{}",
+        idic.log_text()
+    );
+    idic.signal("TERM");
+    assert_eq!(idic.wait_exit(Duration::from_secs(30)), 0);
+    let stderr = idic.stderr();
+    assert!(!stderr.contains("panicked at"), "{stderr}");
 }
 
 #[test]
