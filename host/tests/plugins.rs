@@ -147,15 +147,7 @@ fn refuses_plugin_built_for_another_major_api_and_names_both_versions() {
     copy_dir(&root.join("plugin-api"), &api);
     let manifest = std::fs::read_to_string(api.join("Cargo.toml"))
         .unwrap()
-        .replace("version = \"1.0.0\"", "version = \"2.0.0\"")
-        .replace("edition.workspace = true", "edition = \"2021\"")
-        .replace("rust-version.workspace = true", "")
-        .replace("license.workspace = true", "")
-        .replace("abi_stable.workspace = true", "abi_stable = \"0.11.3\"")
-        .replace(
-            "log.workspace = true",
-            "log = { version = \"0.4\", features = [\"std\"] }",
-        );
+        .replace("version = \"1.0.0\"", "version = \"2.0.0\"");
     std::fs::write(api.join("Cargo.toml"), manifest).unwrap();
     let plugin = dir.join("future");
     std::fs::create_dir_all(plugin.join("src")).unwrap();
@@ -248,6 +240,35 @@ fn overwriting_a_loaded_plugin_is_harmless_and_sighup_loads_the_new_version() {
         })
         .count();
     assert_eq!(left, 0, "private copies are removed once loaded");
+}
+
+#[test]
+fn plugin_api_builds_and_packages_outside_the_workspace_offline() {
+    // What an author gets when copying plugin-api/ out of the tree (or from the
+    // SDK): no workspace to inherit from, no network.
+    let dir = Dir::new();
+    let api = dir.join("idic-plugin-api");
+    copy_dir(&util::workspace_root().join("plugin-api"), &api);
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/Cargo.lock");
+    std::fs::copy(lock, api.join("Cargo.lock")).unwrap();
+    for verb in [&["build", "--quiet"][..], &["package", "--quiet"]] {
+        let out = Command::new(env!("CARGO"))
+            .args(verb)
+            .arg("--offline")
+            .current_dir(&api)
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("CARGO_TARGET_DIR", util::profile_dir().join("../fixtures"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cargo {verb:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let manifest = std::fs::read_to_string(api.join("Cargo.toml")).unwrap();
+    assert!(!manifest.contains(".workspace = true"), "{manifest}");
+    assert!(manifest.contains("abi_stable = \"=0.11.3\""), "{manifest}");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
