@@ -55,6 +55,8 @@ mod error;
 mod module;
 mod plugin;
 mod point;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use context::{HostServices, LogLevel, OpenContext, StartContext, StatInfo};
 pub use error::{ErrorKind, SinkError};

@@ -102,8 +102,7 @@ export_plugin!(Jsonl);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
-    use idic_plugin_api::{Field, HostServices, LogLevel, Row, Tag, Value};
+    use idic_plugin_api::{testing, Field, Row, Tag, Value};
 
     #[test]
     fn check_config_refuses_an_unknown_key_and_accepts_a_good_section() {
@@ -120,28 +119,8 @@ mod tests {
         assert_eq!(other.kind, ErrorKind::Unsupported);
     }
 
-    extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-
-    extern "C" fn secret(value: RStr<'_>) -> RResult<RString, RString> {
-        RResult::ROk(value.into())
-    }
-
     fn ctx(cluster: &str, section: &str) -> OpenContext {
-        OpenContext {
-            plugin_name: "jsonl".into(),
-            cluster: cluster.into(),
-            onefs_version: "9.11.0.0".into(),
-            plugin_config: section.into(),
-            cluster_config: "".into(),
-            global_config: "".into(),
-            stats: Default::default(),
-            host: HostServices {
-                log,
-                max_level: LogLevel::Error,
-                resolve_secret: secret,
-            },
-            extra: "{}".into(),
-        }
+        testing::open_context("jsonl", cluster, section)
     }
 
     fn point(value: f64) -> Point {
@@ -153,6 +132,20 @@ mod tests {
                 fields: vec![Field::new("value", Value::Float(value))].into(),
             }]
             .into(),
+        }
+    }
+
+    #[test]
+    fn the_kit_lifecycle_writes_every_sample_shape_as_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let section = format!("path = {:?}", path.display().to_string());
+        testing::exercise::<Jsonl>(&section).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let points = 2 * testing::sample_points(0).len();
+        assert_eq!(text.lines().count(), points, "{text}");
+        for line in text.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
         }
     }
 

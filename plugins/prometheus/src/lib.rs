@@ -374,8 +374,7 @@ fn bind_hint(e: &std::io::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
-    use idic_plugin_api::{Field, HostServices, LogLevel, Row, Tag, Value};
+    use idic_plugin_api::{testing, Field, Row, Tag, Value};
     use std::io::{Read, Write};
     use std::net::TcpStream;
 
@@ -390,38 +389,15 @@ mod tests {
         );
     }
 
-    extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-    extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> {
-        RResult::ROk(v.into())
-    }
-
     fn open_ctx(cluster: &str) -> OpenContext {
         OpenContext {
-            plugin_name: "prometheus".into(),
-            cluster: cluster.into(),
-            onefs_version: "9.11.0.0".into(),
-            plugin_config: "".into(),
             cluster_config: "prometheus_port = 0\n".into(),
-            global_config: "".into(),
-            stats: Default::default(),
-            host: HostServices {
-                log,
-                max_level: LogLevel::Error,
-                resolve_secret: secret,
-            },
-            extra: "{}".into(),
+            ..testing::open_context("prometheus", cluster, "")
         }
     }
 
     fn start_ctx() -> StartContext {
-        StartContext {
-            plugin_name: "prometheus".into(),
-            config: "".into(),
-            plugin_config: "".into(),
-            clusters: Default::default(),
-            host: open_ctx("").host,
-            extra: "{}".into(),
-        }
+        testing::start_context("prometheus", "")
     }
 
     /// The threads of the plugin's runtime (the only one named so in this test
