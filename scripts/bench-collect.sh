@@ -37,6 +37,10 @@ Options:
   --gostats PATH    side by side: run gostats (PATH) and idic at the same time,
                     each in its own network namespace (needs root) with its own
                     simulator processes and influxd, the same config file
+  --buffer KIND     add [delivery] buffer = "KIND" (disk or memory) to the
+                    config; without it each sink's default applies (the
+                    InfluxDB plugins buffer on disk, under idic-state/ in the
+                    temporary folder)
   --idic-only       ignore $GOSTATS
   -h, --help        this help
 CLUSTERS and SECONDS, as in the script's first version, are --clusters and
@@ -61,11 +65,11 @@ die() {
 }
 say() { echo "bench: $*" >&2; }
 
-clusters="" nodes="" seconds=60 interval=5 sink="" refusing=0 hanging=0
+clusters="" nodes="" seconds=60 interval=5 sink="" refusing=0 hanging=0 buffer=""
 gostats=${GOSTATS:-}
 while [ $# -gt 0 ]; do
     case $1 in
-    --clusters | --nodes | --seconds | --interval | --sink | --refusing | --hanging | --gostats)
+    --clusters | --nodes | --seconds | --interval | --sink | --refusing | --hanging | --gostats | --buffer)
         [ $# -ge 2 ] || die "$1 needs a value" ;;
     esac
     case $1 in
@@ -77,6 +81,7 @@ while [ $# -gt 0 ]; do
     --refusing) refusing=$2 && shift ;;
     --hanging) hanging=$2 && shift ;;
     --gostats) gostats=$2 && shift ;;
+    --buffer) buffer=$2 && shift ;;
     --idic-only) gostats="" ;;
     -h | --help) usage && exit 0 ;;
     [0-9]*) [ -z "$clusters" ] && clusters=$1 || seconds=$1 ;;
@@ -94,6 +99,7 @@ for v in clusters nodes seconds interval refusing hanging; do
 done
 [ "$clusters" -ge 1 ] && [ "$seconds" -ge 1 ] && [ "$interval" -ge 1 ] || die "--clusters, --seconds and --interval must be at least 1"
 case $sink in discard | influxdb | prometheus) ;; *) die "--sink must be discard, influxdb or prometheus" ;; esac
+case $buffer in '' | disk | memory) ;; *) die "--buffer must be disk or memory" ;; esac
 idic=${IDIC:-$repo/dist/idic}
 [ -x "$idic" ] && [ -x "$repo/dist/onefs-sim" ] || die "dist/idic or dist/onefs-sim missing: run make first"
 command -v python3 >/dev/null || die "python3 is needed (scripts/bench-sim.py)"
@@ -150,6 +156,7 @@ config_head() {
         section == "[influxdb]" && /^host = / { print "host = \"" ihost "\""; next }
         section == "[influxdb]" && /^port = / { print "port = \"" iport "\""; next }
         { print }'
+    if [ -n "$buffer" ]; then printf '\n[delivery]\nbuffer = "%s"\n' "$buffer"; fi
 }
 config_tail() { sed -n '/^\[summary_stats\]/,$p' idic.toml.example; }
 
