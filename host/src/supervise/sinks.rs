@@ -129,6 +129,7 @@ impl Sinks {
     /// Starts each plugin's process-wide part once, with the settings of its
     /// first instance; on failure stops those already started.
     pub fn start(&self, config: &Config) -> anyhow::Result<()> {
+        plugin_host::allow_secrets_of(config);
         for (i, plugin) in self.plugins.iter().enumerate() {
             let Some((sink, _)) = self
                 .instances
