@@ -16,6 +16,8 @@ pub enum Command {
     Plugins,
     /// Parse and validate a config file, print a summary.
     CheckConfig,
+    /// `plugin check PATH`: the conformance check of one plugin library.
+    PluginCheck(PathBuf),
     /// Print the version.
     Version,
     /// Print help for a command.
@@ -39,6 +41,9 @@ pub struct Cli {
     pub plugin_dir: Option<PathBuf>,
     /// `--strict` (check-config): warnings are errors.
     pub strict: bool,
+    /// Whether the config file was named (`-config-file`, `--config`, or
+    /// `check-config FILE`) rather than defaulted.
+    pub config_given: bool,
 }
 
 /// Top-level help.
@@ -49,6 +54,8 @@ Usage:
   idic [FLAGS]                      collect statistics (the main job)
   idic plugins [FLAGS]              list the sink plugins found and whether each loads
   idic check-config [FILE] [FLAGS]  validate a config file and summarise it
+  idic plugin check PATH [--config FILE]
+                                    conformance check of one plugin library
   idic help [COMMAND]               show help
 
 Flags (one or two dashes, `-flag value` or `-flag=value`):
@@ -89,11 +96,25 @@ Usage: idic check-config [FILE] [--strict] [--plugin-dir DIR]
   --strict    warnings are errors (exit 1)
 ";
 
+const PLUGIN_HELP: &str = "\
+idic plugin check: the conformance check of one sink plugin library
+
+Loads PATH as idic does (from a private copy), checks its name, its
+capabilities JSON and its answer to check-config, then drives it through
+start, open (cluster \"conformance\"), two writes of sample points of every
+shape, flush, close and stop, each call bounded in time. Prints what each step
+did and exits 1 at the first failure.
+
+Usage: idic plugin check PATH [--config FILE]
+  --config FILE   take the plugin's section from FILE's [<name>] (else empty)
+";
+
 /// Help text for `command` (`None` = top level).
 pub fn help(command: Option<&str>) -> &'static str {
     match command {
         Some("plugins") => PLUGINS_HELP,
         Some("check-config") => CHECK_HELP,
+        Some("plugin") => PLUGIN_HELP,
         _ => HELP,
     }
 }
@@ -108,6 +129,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         check_stat_return: false,
         plugin_dir: None,
         strict: false,
+        config_given: false,
     };
     let mut verb: Option<&'static str> = None;
     let mut help = false;
@@ -133,7 +155,10 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
                 .ok_or_else(|| format!("flag -{name} needs {what}"))
         };
         match name {
-            "config-file" => cli.config_file = PathBuf::from(value("a file path")?),
+            "config-file" | "config" => {
+                cli.config_file = PathBuf::from(value("a file path")?);
+                cli.config_given = true;
+            }
             "logfile" => cli.logfile = Some(PathBuf::from(value("a file path")?)),
             "loglevel" => cli.loglevel = Some(value("a level")?),
             "plugin-dir" => cli.plugin_dir = Some(PathBuf::from(value("a folder")?)),
@@ -153,12 +178,25 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         verb = Some(match word.as_str() {
             "plugins" => "plugins",
             "check-config" => "check-config",
+            "plugin" => match positional.next().as_deref() {
+                Some("check") => "plugin check",
+                Some(other) => {
+                    return Err(format!(
+                        "unknown command \"plugin {other}\"; see idic help plugin"
+                    ))
+                }
+                None if help => "plugin check",
+                None => {
+                    return Err("idic plugin needs a command: check; see idic help plugin".into())
+                }
+            },
             "help" => {
                 let topic = positional.next();
                 return Ok(Cli {
                     command: Command::Help(match topic.as_deref() {
                         Some("plugins") => Some("plugins"),
                         Some("check-config") => Some("check-config"),
+                        Some("plugin") => Some("plugin"),
                         _ => None,
                     }),
                     ..cli
@@ -171,17 +209,28 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
     if verb == Some("check-config") {
         if let Some(file) = positional.next() {
             cli.config_file = PathBuf::from(file);
+            cli.config_given = true;
         }
+    }
+    let mut library = None;
+    if verb == Some("plugin check") && !help {
+        library = Some(PathBuf::from(positional.next().ok_or(
+            "idic plugin check needs the library file: idic plugin check PATH [--config FILE]",
+        )?));
     }
     if let Some(extra) = positional.next() {
         return Err(format!("unexpected argument {extra:?}; see idic --help"));
     }
     if help {
-        cli.command = Command::Help(verb.filter(|v| *v != "run"));
+        cli.command = Command::Help(verb.filter(|v| *v != "run").map(|v| match v {
+            "plugin check" => "plugin",
+            v => v,
+        }));
     } else if cli.command != Command::Version {
         cli.command = match verb {
             Some("plugins") => Command::Plugins,
             Some("check-config") => Command::CheckConfig,
+            Some("plugin check") => Command::PluginCheck(library.unwrap_or_default()),
             _ => Command::Run,
         };
     }
@@ -223,6 +272,16 @@ mod tests {
     #[test]
     fn config_file_defaults_to_idic_toml() {
         assert_eq!(check(&[]).config_file, PathBuf::from("idic.toml"));
+    }
+
+    #[test]
+    fn plugin_check_takes_a_library_and_an_optional_config() {
+        let cli = check(&["plugin", "check", "libx.so", "--config", "c.toml"]);
+        assert_eq!(cli.command, Command::PluginCheck(PathBuf::from("libx.so")));
+        assert_eq!(cli.config_file, PathBuf::from("c.toml"));
+        assert!(cli.config_given);
+        assert!(parse(["plugin".to_string()]).is_err());
+        assert!(parse(["plugin".to_string(), "check".to_string()]).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod cli;
 mod collect;
 mod commands;
 mod config;
+mod conformance;
 mod deliver;
 mod loader;
 mod logging;
@@ -57,6 +58,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         cli::Command::Plugins => commands::plugins(&cli),
         cli::Command::CheckConfig => commands::check_config(&cli),
+        cli::Command::PluginCheck(ref path) => conformance::check(&cli, path),
         cli::Command::Run => supervise::collect(&cli),
     }
 }

@@ -271,6 +271,52 @@ fn plugin_api_builds_and_packages_outside_the_workspace_offline() {
     assert!(manifest.contains("abi_stable = \"=0.11.3\""), "{manifest}");
 }
 
+#[test]
+fn plugin_check_passes_a_conforming_plugin() {
+    let out = util::idic(&[
+        "plugin",
+        "check",
+        util::workspace_plugin("discard").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok    write 2 (5 sample points)"), "{text}");
+    assert!(text.contains("libdiscard.so: conforms"), "{text}");
+}
+
+#[test]
+fn plugin_check_fails_a_panicking_plugin_naming_call_and_place() {
+    let dir = Dir::new();
+    let config = config_for(&dir, "panicky");
+    let section = format!(
+        "\n[panicky]\npath = {:?}\ncluster = \"conformance\"\n",
+        dir.join("out.txt").display().to_string()
+    );
+    let text = std::fs::read_to_string(&config).unwrap() + &section;
+    std::fs::write(&config, text).unwrap();
+    let out = util::idic(&[
+        "plugin",
+        "check",
+        util::fixture_plugin("panicky").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  write 1 (5 sample points): Panicked: fixture panic in write for cluster conformance (at panicky/src/lib.rs:"),
+        "{text}"
+    );
+    let out = util::idic(&[
+        "plugin",
+        "check",
+        util::fixture_plugin("notaplugin").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL  load: "), "{text}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
