@@ -6,7 +6,8 @@
 #   make run              the demo: simulated clusters -> idic -> prometheus sink, until Ctrl-C
 #   make bench            the standard benchmarks (docs/PERFORMANCE.md), about 5 min;
 #                         GOSTATS=/path/to/gostats adds the side-by-side run
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (binaries, plugins, and the plugin SDK in
+#                         PREFIX/share/idic/sdk)
 #   make clean
 
 CARGO   ?= cargo
@@ -70,6 +71,8 @@ install: dist
 		install -m 644 $(DIST)/plugins/lib$$p.so $(DESTDIR)$(PREFIX)/lib/idic/plugins/.lib$$p.so.new && \
 		mv -f $(DESTDIR)$(PREFIX)/lib/idic/plugins/.lib$$p.so.new $(DESTDIR)$(PREFIX)/lib/idic/plugins/lib$$p.so || exit 1; \
 	done
+	# The plugin SDK (idic-plugin-api with vendored dependencies) for `idic plugin new`.
+	sh scripts/install-sdk.sh $(DESTDIR)$(PREFIX)/share/idic/sdk $(PREFIX)/share/idic/sdk
 
 clean:
 	$(CARGO) clean

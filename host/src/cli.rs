@@ -18,6 +18,8 @@ pub enum Command {
     CheckConfig,
     /// `plugin check PATH`: the conformance check of one plugin library.
     PluginCheck(PathBuf),
+    /// `plugin new NAME`: scaffold a plugin crate (in `--dir`).
+    PluginNew(String),
     /// Print the version.
     Version,
     /// Print help for a command.
@@ -41,6 +43,8 @@ pub struct Cli {
     pub plugin_dir: Option<PathBuf>,
     /// `--strict` (check-config): warnings are errors.
     pub strict: bool,
+    /// `--dir` (plugin new): where the new crate's folder goes.
+    pub dir: Option<PathBuf>,
     /// Whether the config file was named (`-config-file`, `--config`, or
     /// `check-config FILE`) rather than defaulted.
     pub config_given: bool,
@@ -56,6 +60,7 @@ Usage:
   idic check-config [FILE] [FLAGS]  validate a config file and summarise it
   idic plugin check PATH [--config FILE]
                                     conformance check of one plugin library
+  idic plugin new NAME [--dir DIR]  a new sink plugin crate built against the SDK
   idic help [COMMAND]               show help
 
 Flags (one or two dashes, `-flag value` or `-flag=value`):
@@ -107,6 +112,10 @@ did and exits 1 at the first failure.
 
 Usage: idic plugin check PATH [--config FILE]
   --config FILE   take the plugin's section from FILE's [<name>] (else empty)
+
+idic plugin new NAME [--dir DIR]: creates DIR/NAME (default ./NAME), a sink
+plugin crate that builds with `cargo build --offline` against the installed SDK
+(PREFIX/share/idic/sdk, or IDIC_SDK), without the idic source tree.
 ";
 
 /// Help text for `command` (`None` = top level).
@@ -130,6 +139,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         plugin_dir: None,
         strict: false,
         config_given: false,
+        dir: None,
     };
     let mut verb: Option<&'static str> = None;
     let mut help = false;
@@ -162,6 +172,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             "logfile" => cli.logfile = Some(PathBuf::from(value("a file path")?)),
             "loglevel" => cli.loglevel = Some(value("a level")?),
             "plugin-dir" => cli.plugin_dir = Some(PathBuf::from(value("a folder")?)),
+            "dir" => cli.dir = Some(PathBuf::from(value("a folder")?)),
             "check-stat-return" => cli.check_stat_return = parse_bool(name, inline.as_deref())?,
             "strict" => cli.strict = parse_bool(name, inline.as_deref())?,
             "version" => {
@@ -180,6 +191,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             "check-config" => "check-config",
             "plugin" => match positional.next().as_deref() {
                 Some("check") => "plugin check",
+                Some("new") => "plugin new",
                 Some(other) => {
                     return Err(format!(
                         "unknown command \"plugin {other}\"; see idic help plugin"
@@ -212,6 +224,13 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             cli.config_given = true;
         }
     }
+    let mut new_name = None;
+    if verb == Some("plugin new") && !help {
+        new_name =
+            Some(positional.next().ok_or(
+                "idic plugin new needs the plugin's name: idic plugin new NAME [--dir DIR]",
+            )?);
+    }
     let mut library = None;
     if verb == Some("plugin check") && !help {
         library = Some(PathBuf::from(positional.next().ok_or(
@@ -223,7 +242,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
     }
     if help {
         cli.command = Command::Help(verb.filter(|v| *v != "run").map(|v| match v {
-            "plugin check" => "plugin",
+            "plugin check" | "plugin new" => "plugin",
             v => v,
         }));
     } else if cli.command != Command::Version {
@@ -231,6 +250,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             Some("plugins") => Command::Plugins,
             Some("check-config") => Command::CheckConfig,
             Some("plugin check") => Command::PluginCheck(library.unwrap_or_default()),
+            Some("plugin new") => Command::PluginNew(new_name.unwrap_or_default()),
             _ => Command::Run,
         };
     }
@@ -282,6 +302,9 @@ mod tests {
         assert!(cli.config_given);
         assert!(parse(["plugin".to_string()]).is_err());
         assert!(parse(["plugin".to_string(), "check".to_string()]).is_err());
+        let cli = check(&["plugin", "new", "graphite", "--dir", "/tmp/x"]);
+        assert_eq!(cli.command, Command::PluginNew("graphite".to_string()));
+        assert_eq!(cli.dir, Some(PathBuf::from("/tmp/x")));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod logging;
 mod onefs;
 mod plugin_host;
 mod pool;
+mod scaffold;
 mod supervise;
 
 use std::process::ExitCode;
@@ -59,6 +60,7 @@ fn run() -> anyhow::Result<ExitCode> {
         cli::Command::Plugins => commands::plugins(&cli),
         cli::Command::CheckConfig => commands::check_config(&cli),
         cli::Command::PluginCheck(ref path) => conformance::check(&cli, path),
+        cli::Command::PluginNew(ref name) => scaffold::new(name, cli.dir.as_deref()),
         cli::Command::Run => supervise::collect(&cli),
     }
 }

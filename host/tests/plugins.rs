@@ -317,6 +317,76 @@ fn plugin_check_fails_a_panicking_plugin_naming_call_and_place() {
     assert!(text.contains("FAIL  load: "), "{text}");
 }
 
+#[test]
+fn a_new_plugin_builds_from_the_installed_sdk_offline_and_passes_the_check() {
+    // What `make install` does for the SDK, then what docs/PLUGINS.md tells an
+    // author to do, with the network off and nothing of the source tree.
+    let dir = Dir::new();
+    let sdk = dir.join("share/idic/sdk");
+    let status = Command::new("sh")
+        .arg(util::workspace_root().join("scripts/install-sdk.sh"))
+        .arg(&sdk)
+        .env("CARGO", env!("CARGO"))
+        .env("CARGO_NET_OFFLINE", "true")
+        .status()
+        .unwrap();
+    assert!(status.success(), "install-sdk.sh failed");
+    let out = Command::new(util::idic_bin())
+        .args(["plugin", "new", "graphite", "--dir"])
+        .arg(dir.path())
+        .env("IDIC_SDK", &sdk)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crate_dir = dir.join("graphite");
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    let root = util::workspace_root().canonicalize().unwrap();
+    assert!(
+        !manifest.contains(&root.display().to_string()),
+        "the crate must not depend on the source tree: {manifest}"
+    );
+    let target = util::profile_dir().join("../sdk-test");
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "--offline", "--quiet"])
+        .current_dir(&crate_dir)
+        .env("CARGO_NET_OFFLINE", "true")
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lib = target.join("debug/libgraphite.so");
+    let config = config_for(&dir, "graphite");
+    let text = std::fs::read_to_string(&config).unwrap()
+        + &format!(
+            "\n[graphite]\npath = {:?}\n",
+            dir.join("graphite.txt").display().to_string()
+        );
+    std::fs::write(&config, text).unwrap();
+    let out = util::idic(&[
+        "plugin",
+        "check",
+        lib.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("libgraphite.so: conforms"), "{text}");
+    let written = std::fs::read_to_string(dir.join("graphite.txt")).unwrap();
+    assert!(
+        written.contains("conformance cluster.cpu.idle.avg 1700000000"),
+        "{written}"
+    );
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
