@@ -6,6 +6,7 @@
 //! `RootModule::load_from*`, which caches one module per type for the whole
 //! process), and is never unloaded.
 
+mod abi;
 mod private;
 
 use std::fmt;
@@ -219,11 +220,10 @@ fn explain(e: &LibraryError) -> String {
             "built for idic-plugin-api {actual_version}, but this idic loads plugins built for idic-plugin-api {}.x (from {expected_version}): rebuild the plugin against a matching idic-plugin-api",
             expected_version.major
         ),
-        LibraryError::AbiInstability(err) => {
-            let first = err.to_string();
-            let first = first.lines().take(6).collect::<Vec<_>>().join(" / ");
-            format!("its idic-plugin-api types do not match this idic's ({first}); rebuild the plugin against the idic-plugin-api this idic was built with")
-        }
+        LibraryError::AbiInstability(err) => format!(
+            "its idic-plugin-api types do not match this idic's: {}; rebuild the plugin against the idic-plugin-api this idic was built with (an unmodified idic-plugin-api 1.x)",
+            abi::summarize(&err.to_string())
+        ),
         LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => {
             "built with an incompatible abi_stable: rebuild it against idic-plugin-api 1.x".to_string()
         }

@@ -387,6 +387,64 @@ fn a_new_plugin_builds_from_the_installed_sdk_offline_and_passes_the_check() {
     );
 }
 
+#[test]
+fn refuses_plugin_whose_layout_differs_naming_the_field_and_both_versions() {
+    // A plugin built against a copy of plugin-api 1.0.0 whose OpenContext has
+    // one more field: same version, different layout.
+    let dir = Dir::new();
+    let api = dir.join("plugin-api");
+    copy_dir(&util::workspace_root().join("plugin-api"), &api);
+    let context = std::fs::read_to_string(api.join("src/context.rs"))
+        .unwrap()
+        .replacen(
+            "    pub onefs_version: RString,\n",
+            "    pub onefs_version: RString,\n    /// Not in 1.0.\n    pub node_count: u64,\n",
+            1,
+        );
+    std::fs::write(api.join("src/context.rs"), context).unwrap();
+    let plugin = dir.join("drifted");
+    std::fs::create_dir_all(plugin.join("src")).unwrap();
+    std::fs::write(
+        plugin.join("Cargo.toml"),
+        "[package]\nname = \"drifted\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nidic-plugin-api = { path = \"../plugin-api\" }\n\n[workspace]\n",
+    )
+    .unwrap();
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/outoftree/src/lib.rs"),
+    )
+    .unwrap()
+    .replace("\"outoftree\"", "\"drifted\"");
+    std::fs::write(plugin.join("src/lib.rs"), source).unwrap();
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/Cargo.lock");
+    std::fs::copy(lock, plugin.join("Cargo.lock")).unwrap();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(plugin.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", util::profile_dir().join("../fixtures"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lib = util::profile_dir().join("../fixtures/debug/libdrifted.so");
+    let plugins = dir.plugin_dir(&[(&lib, "libdrifted.so")]);
+    let (code, stderr) = run_to_exit(&dir, "drifted", &plugins);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("the first difference is in type OpenContext (reached through open)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("field \"plugin_config\" here, \"node_count\" in the plugin"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "this idic has idic-plugin-api 1.0.0, the plugin was built with idic-plugin-api 1.0.0"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one clear message: {stderr}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
