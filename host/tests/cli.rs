@@ -1,5 +1,8 @@
 //! The command line as an operator uses it: help, version, check-config.
 
+use std::path::Path;
+use std::process::Command;
+
 use crate::util::{self, Dir};
 
 #[test]
@@ -317,4 +320,65 @@ fn check_config_refuses_a_wrong_type_in_a_plugin_section_naming_plugin_and_secti
     let (code, err) = check_config(&dir, &file, &[]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("[influxdb] database is missing"), "{err}");
+}
+
+#[test]
+fn make_dist_and_install_replace_a_running_idic() {
+    // `make` while dist/idic runs used to fail with "Text file busy": every file
+    // is now written beside its destination and renamed over it.
+    let dir = Dir::new();
+    std::fs::copy(
+        util::workspace_root().join("Makefile"),
+        dir.join("Makefile"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("target/release")).unwrap();
+    let sleep = Path::new("/bin/sleep");
+    for f in ["idic", "onefs-sim"] {
+        std::fs::copy(sleep, dir.join("target/release").join(f)).unwrap();
+    }
+    for p in ["discard", "jsonl", "influxdb", "influxdbv2", "prometheus"] {
+        std::fs::write(dir.join(&format!("target/release/lib{p}.so")), p).unwrap();
+    }
+    // Installing needs the SDK script: a stub that records its arguments.
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    dir.write("scripts/install-sdk.sh", "echo \"$@\" > sdk-args\n");
+    let make = |target: &str| {
+        Command::new("make")
+            .args(["-s", target, "CARGO=true"])
+            .arg(format!("PREFIX={}", dir.join("prefix").display()))
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = make("install");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut running = Command::new(dir.join("dist/idic"))
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let mut installed = Command::new(dir.join("prefix/bin/idic"))
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let out = make("install");
+    let _ = running.kill();
+    let _ = installed.kill();
+    let _ = running.wait();
+    let _ = installed.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("prefix/lib/idic/plugins/libjsonl.so")).unwrap(),
+        "jsonl"
+    );
+    let sdk = std::fs::read_to_string(dir.join("sdk-args")).unwrap();
+    assert!(sdk.contains("/share/idic/sdk"), "{sdk}");
 }
