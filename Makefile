@@ -4,6 +4,8 @@
 #   make test             everything CI runs: fmt check, clippy -D warnings, all tests
 #                         (installs influxd/prometheus for the sink tests if missing)
 #   make run              the demo: simulated clusters -> idic -> prometheus sink, until Ctrl-C
+#   make fuzz             every fuzz target for FUZZ_SECONDS (default 60) each, on nightly
+#                         with cargo-fuzz (docs/TESTING.md); make fuzz-smoke: 10 s each
 #   make bench            the standard benchmarks (docs/PERFORMANCE.md), about 5 min;
 #                         GOSTATS=/path/to/gostats adds the side-by-side run
 #   make install PREFIX=/usr/local   (binaries, plugins, and the plugin SDK in
@@ -15,7 +17,7 @@ PREFIX  ?= /usr/local
 PLUGINS := discard jsonl influxdb influxdbv2 prometheus
 DIST    := dist
 
-.PHONY: all build dist test run bench install clean
+.PHONY: all build dist test fuzz fuzz-smoke run bench install clean
 
 all: dist
 
@@ -35,12 +37,25 @@ dist: build
 		mv -f $(DIST)/plugins/.lib$$p.so.new $(DIST)/plugins/lib$$p.so || exit 1; \
 	done
 
+# IDIC_REQUIRE_SERVICES=1: the InfluxDB and Prometheus tests fail, rather than
+# skip, when influxd or prometheus is missing. The fuzz crate's corpus test
+# replays every seed and regression input on stable.
 test:
 	sh scripts/test-deps.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace
-	$(CARGO) test --workspace
+	IDIC_REQUIRE_SERVICES=1 $(CARGO) test --workspace
+
+FUZZ_SECONDS ?= 60
+
+# Not part of `test`: needs nightly and cargo-fuzz, and building the targets with
+# sanitizers takes about 5 min on two cores.
+fuzz:
+	sh scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	sh scripts/fuzz.sh 10
 
 run: dist
 	sh scripts/demo.sh

@@ -1,23 +1,11 @@
 //! `idic`: polls PowerScale (OneFS) clusters for statistics and hands them to a sink
 //! plugin loaded at run time. This file only dispatches: parse the command line,
-//! run the command, print an error chain once, choose the exit code.
-
-mod backoff;
-mod cli;
-mod collect;
-mod commands;
-mod config;
-mod conformance;
-mod deliver;
-mod loader;
-mod logging;
-mod onefs;
-mod plugin_host;
-mod pool;
-mod scaffold;
-mod supervise;
+//! run the command, print an error chain once, choose the exit code. The modules
+//! are the `idic` library's (`lib.rs`).
 
 use std::process::ExitCode;
+
+use idic::{cli, commands, conformance, scaffold, supervise};
 
 /// Collecting is allocation-heavy (answers, JSON, points, all short-lived);
 /// mimalloc spends a fraction of glibc's time on it and fragments less. Plugins

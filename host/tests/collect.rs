@@ -14,11 +14,11 @@ use crate::util::{self, Dir, Running};
 
 /// One delivered point, as the jsonl plugin wrote it.
 #[derive(Debug, Clone)]
-struct Line {
-    cluster: String,
-    measurement: String,
-    time: i64,
-    rows: Vec<Value>,
+pub struct Line {
+    pub cluster: String,
+    pub measurement: String,
+    pub time: i64,
+    pub rows: Vec<Value>,
 }
 
 impl Line {
@@ -29,7 +29,7 @@ impl Line {
     }
 }
 
-fn read_lines(path: &Path) -> Vec<Line> {
+pub fn read_lines(path: &Path) -> Vec<Line> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -48,7 +48,7 @@ fn read_lines(path: &Path) -> Vec<Line> {
 }
 
 /// A plugins folder with the jsonl plugin, and a config for it.
-fn jsonl_setup(
+pub fn jsonl_setup(
     dir: &Dir,
     c: &Clusters,
     stats: &[&str],
@@ -430,6 +430,34 @@ fn not_present_keys_stop_being_asked_for() {
     assert!(!read_lines(&out)
         .iter()
         .any(|l| l.measurement == "node.load.5min"));
+}
+
+#[test]
+fn unavailable_keys_are_asked_again_after_a_reconnect() {
+    let dir = Dir::new();
+    let c = sim::clusters(
+        &dir,
+        vec![ClusterSpec::new("Back").with_not_present("node.load.5min")],
+    );
+    let (plugins, config, out) = jsonl_setup(&dir, &c, &["node.load.1min", "node.load.5min"], "");
+    let mut idic = Running::start(&dir, &config, &plugins, &[]);
+    idic.wait_log(Duration::from_secs(30), "the key set aside", |log| {
+        log.contains("\"node.load.5min\" is unavailable")
+    });
+    let faults = c.sim.clusters()[0].faults();
+    faults.set_key_error("node.load.5min", None);
+    // Longer than an interval, so that a cycle finds the cluster unreachable: a
+    // reconnect is the first successful cycle after that.
+    faults.set_down_for(Duration::from_secs(7));
+    idic.wait_until(
+        Duration::from_secs(60),
+        "the key collected after the reconnect",
+        || {
+            read_lines(&out)
+                .iter()
+                .any(|l| l.measurement == "node.load.5min")
+        },
+    );
 }
 
 #[test]

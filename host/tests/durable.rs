@@ -121,6 +121,12 @@ fn closed_port() -> u16 {
 
 #[test]
 fn a_sigkill_during_an_influxdb_outage_loses_no_polled_cycle() {
+    if !crate::services::available(
+        "influxd",
+        "a_sigkill_during_an_influxdb_outage_loses_no_polled_cycle",
+    ) {
+        return;
+    }
     let mut server = Influxd::start();
     let db = "killed";
     server.create_database(db);
@@ -228,6 +234,12 @@ fn a_sigkill_during_an_influxdb_outage_loses_no_polled_cycle() {
 
 #[test]
 fn fan_out_two_influxdb_servers_complete_beside_a_dead_sink_whose_buffer_stays_bounded() {
+    if !crate::services::available(
+        "influxd",
+        "fan_out_two_influxdb_servers_complete_beside_a_dead_sink_whose_buffer_stays_bounded",
+    ) {
+        return;
+    }
     let main = Influxd::start();
     let second = Influxd::start();
     main.create_database("main");
@@ -307,6 +319,12 @@ fn fan_out_two_influxdb_servers_complete_beside_a_dead_sink_whose_buffer_stays_b
 
 #[test]
 fn a_damaged_buffer_file_is_reported_and_the_intact_records_are_replayed() {
+    if !crate::services::available(
+        "influxd",
+        "a_damaged_buffer_file_is_reported_and_the_intact_records_are_replayed",
+    ) {
+        return;
+    }
     let mut server = Influxd::start();
     let db = "damaged";
     server.create_database(db);
@@ -382,6 +400,12 @@ fn a_damaged_buffer_file_is_reported_and_the_intact_records_are_replayed() {
 
 #[test]
 fn a_full_disk_is_logged_once_and_collection_goes_on_in_memory() {
+    if !crate::services::available(
+        "influxd",
+        "a_full_disk_is_logged_once_and_collection_goes_on_in_memory",
+    ) {
+        return;
+    }
     let server = Influxd::start();
     let db = "full";
     server.create_database(db);

@@ -140,6 +140,9 @@ fn proto_rows(value: &Value) -> BTreeMap<(String, String), Value> {
 
 #[test]
 fn dashboard_queries_return_the_simulators_values() {
+    if !crate::services::available("influxd", "dashboard_queries_return_the_simulators_values") {
+        return;
+    }
     let server = Influxd::start();
     server.create_database("isi_data_insights");
     let dir = Dir::new();
@@ -402,6 +405,12 @@ fn gostats_lines(
 
 #[test]
 fn a_database_filled_by_gostats_keeps_growing_without_type_conflicts() {
+    if !crate::services::available(
+        "influxd",
+        "a_database_filled_by_gostats_keeps_growing_without_type_conflicts",
+    ) {
+        return;
+    }
     let server = Influxd::start();
     let db = "gostats_history";
     server.create_database(db);
@@ -480,6 +489,12 @@ fn a_database_filled_by_gostats_keeps_growing_without_type_conflicts() {
 
 #[test]
 fn an_influxdb_outage_pauses_no_collection_and_loses_no_point() {
+    if !crate::services::available(
+        "influxd",
+        "an_influxdb_outage_pauses_no_collection_and_loses_no_point",
+    ) {
+        return;
+    }
     let mut server = Influxd::start();
     let db = "outage";
     server.create_database(db);

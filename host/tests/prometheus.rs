@@ -88,6 +88,12 @@ fn up_targets(p: &Promd) -> Vec<String> {
 
 #[test]
 fn prometheus_discovers_every_cluster_and_stores_the_simulator_values() {
+    if !crate::services::available(
+        "prometheus",
+        "prometheus_discovers_every_cluster_and_stores_the_simulator_values",
+    ) {
+        return;
+    }
     let dir = Dir::new();
     let c = sim::clusters(&dir, vec![ClusterSpec::new("C1"), ClusterSpec::new("C2")]);
     let ports = [promd::free_port(), promd::free_port()];
@@ -232,6 +238,12 @@ fn prometheus_discovers_every_cluster_and_stores_the_simulator_values() {
 
 #[test]
 fn basic_auth_with_an_env_password_survives_a_reload() {
+    if !crate::services::available(
+        "prometheus",
+        "basic_auth_with_an_env_password_survives_a_reload",
+    ) {
+        return;
+    }
     std::env::set_var("IDIC_E2E_PROM_PASSWORD", "e2e-s3cret");
     let dir = Dir::new();
     let c = sim::clusters(&dir, vec![ClusterSpec::new("C1")]);

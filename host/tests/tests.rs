@@ -7,6 +7,8 @@ mod util;
 mod sim;
 // A real Prometheus server started for a test and queried through its HTTP API.
 mod promd;
+// Whether influxd, prometheus and promtool are installed: skip or fail.
+mod services;
 // A real InfluxDB 1.x server started for a test and queried through its HTTP API.
 mod influxd;
 
@@ -16,6 +18,8 @@ mod cli;
 mod plugins;
 // Collection end to end through onefs-sim and the jsonl sink.
 mod collect;
+// Clusters answering garbage: idic survives, logs once, and collects fully again.
+mod hostile;
 // Authentication and TLS toward clusters, as an operator configures them.
 mod onefs;
 // READMEs and module docs that must stay true.

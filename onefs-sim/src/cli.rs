@@ -71,7 +71,8 @@ Faults (every cluster; change them later with POST /sim/faults):
   --latency MS                 delay every answer
   --error-rate RATE[:STATUS]   answer a fraction RATE with STATUS 500 (default) or 503
   --drop-rate RATE             close a fraction RATE of connections without answering
-  --malformed KIND             truncated, html or huge bodies on every /platform answer
+  --malformed KIND             hostile /platform answers: truncated, html, huge,
+                               wrong-types, random, oversized, slow or reset
 
   -h, --help                   this text
   -V, --version                the version
@@ -165,7 +166,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--malformed" => {
                 let v = value()?;
                 faults.malformed = Some(
-                    Malformed::from_name(&v).ok_or("--malformed takes truncated, html or huge")?,
+                    Malformed::from_name(&v).ok_or("--malformed takes truncated, html, huge, wrong-types, random, oversized, slow or reset")?,
                 );
             }
             other => return Err(format!("unknown argument {other}")),

@@ -16,7 +16,9 @@
 //!
 //! `POST /sim/faults` fields: `latency_ms`, `error_rate`, `error_status`, `drop_rate`,
 //! `down` (bool), `down_for_ms` (down now, up again after that long), `malformed`
-//! (`"truncated"`, `"html"`, `"huge"` or `null`), `expire_sessions` (true),
+//! (`"truncated"`, `"html"`, `"huge"`, `"wrong-types"`, `"random"`, `"oversized"`,
+//! `"slow"`, `"reset"` or `null`), `malformed_for` (with `malformed`: only the next
+//! N `/platform` answers), `expire_sessions` (true),
 //! `degraded_devid` (number or `null`), `key_errors` (`{"key": code or null}`),
 //! `clear` (true: remove all faults first). Every path takes `?cluster=NAME` to act
 //! on another cluster of the same process (useful when that one is down).
@@ -113,6 +115,7 @@ fn faults_json(f: &Faults) -> Value {
         "drop_rate": s.drop_rate,
         "down": s.down,
         "malformed": s.malformed.map(Malformed::name),
+        "malformed_left": s.malformed_left,
         "degraded_devid": f.degraded(),
         "key_errors": key_errors,
     })
@@ -150,12 +153,13 @@ fn set_faults(cluster: Arc<ClusterState>, body: &[u8]) -> Response {
     if let Some(m) = v.get("malformed") {
         match m {
             Value::Null => f.set_malformed(None),
-            Value::String(name) => match Malformed::from_name(name) {
-                Some(m) => f.set_malformed(Some(m)),
-                None => {
+            Value::String(name) => match (Malformed::from_name(name), v["malformed_for"].as_u64()) {
+                (Some(m), Some(n)) => f.set_malformed_for(m, n),
+                (Some(m), None) => f.set_malformed(Some(m)),
+                (None, _) => {
                     return bad(
                         400,
-                        "malformed must be \"truncated\", \"html\", \"huge\" or null",
+                        "malformed must be \"truncated\", \"html\", \"huge\", \"wrong-types\", \"random\", \"oversized\", \"slow\", \"reset\" or null",
                     )
                 }
             },

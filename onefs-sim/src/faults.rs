@@ -1,6 +1,8 @@
 //! Fault injection: added latency, a fraction of 500/503 answers, dropped connections,
-//! a cluster going down and up, forced session expiry, malformed bodies, per-key errors
-//! and a degraded node, settable at start ([`FaultSettings`] in the cluster spec) and
+//! a cluster going down and up, forced session expiry, hostile answers (truncated JSON,
+//! HTML pages, values of the wrong type, random bytes, huge or oversized bodies, a body
+//! at a byte a second, a connection reset mid-body; for every answer or for the next
+//! N), per-key errors and a degraded node, settable at start ([`FaultSettings`] in the cluster spec) and
 //! while running ([`Faults`], or `POST /sim/faults`).
 //!
 //! This file owns the fault state and the decision for each request; `server` applies
@@ -40,9 +42,14 @@ pub struct FaultSettings {
     ///
     /// Default: none.
     pub malformed: Option<Malformed>,
+    /// How many more `/platform` answers get `malformed` before it clears itself;
+    /// `None` for every answer until changed.
+    ///
+    /// Default: none (every answer).
+    pub malformed_left: Option<u64>,
 }
 
-/// A malformed answer body.
+/// A malformed (hostile) answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Malformed {
     /// The real JSON cut in half (Content-Length matches the cut body).
@@ -51,10 +58,41 @@ pub enum Malformed {
     HtmlPage,
     /// A valid but 32 MiB JSON body.
     HugeBody,
+    /// Valid JSON whose statistics values have the wrong type: each entry's `value`
+    /// becomes in turn a string, a list of strings or an object of strings, and
+    /// every number of a summary row a string.
+    WrongTypes,
+    /// As many pseudo-random bytes as the real body, labelled JSON.
+    RandomBytes,
+    /// [`OVERSIZED_BODY_BYTES`] without a Content-Length, until the connection
+    /// closes: only a streaming size limit stops reading it.
+    Oversized,
+    /// The real answer's head, then its body at one byte per [`SLOW_BODY_PACE`].
+    SlowBody,
+    /// The real answer's head and half its body, then a TCP reset.
+    ResetMidBody,
 }
 
 /// Size of a [`Malformed::HugeBody`] answer.
 pub const HUGE_BODY_BYTES: usize = 32 << 20;
+
+/// Size of a [`Malformed::Oversized`] answer (200 MiB).
+pub const OVERSIZED_BODY_BYTES: usize = 200 << 20;
+
+/// The pause between two bytes of a [`Malformed::SlowBody`] answer.
+pub const SLOW_BODY_PACE: Duration = Duration::from_secs(1);
+
+/// Every malformed kind, in the order of [`Malformed::name`]'s documentation.
+pub const ALL_MALFORMED: [Malformed; 8] = [
+    Malformed::TruncatedJson,
+    Malformed::HtmlPage,
+    Malformed::HugeBody,
+    Malformed::WrongTypes,
+    Malformed::RandomBytes,
+    Malformed::Oversized,
+    Malformed::SlowBody,
+    Malformed::ResetMidBody,
+];
 
 /// Live fault controls of one cluster (cheap to clone).
 #[derive(Clone)]
@@ -90,28 +128,30 @@ impl Default for FaultSettings {
             drop_rate: 0.0,
             down: false,
             malformed: None,
+            malformed_left: None,
         }
     }
 }
 
 impl Malformed {
-    /// The name used on the command line and in `/sim/faults`: `truncated`, `html`, `huge`.
+    /// The name used on the command line and in `/sim/faults`: `truncated`, `html`,
+    /// `huge`, `wrong-types`, `random`, `oversized`, `slow`, `reset`.
     pub fn name(self) -> &'static str {
         match self {
             Malformed::TruncatedJson => "truncated",
             Malformed::HtmlPage => "html",
             Malformed::HugeBody => "huge",
+            Malformed::WrongTypes => "wrong-types",
+            Malformed::RandomBytes => "random",
+            Malformed::Oversized => "oversized",
+            Malformed::SlowBody => "slow",
+            Malformed::ResetMidBody => "reset",
         }
     }
 
     /// Parses [`Malformed::name`].
     pub fn from_name(name: &str) -> Option<Malformed> {
-        match name {
-            "truncated" => Some(Malformed::TruncatedJson),
-            "html" => Some(Malformed::HtmlPage),
-            "huge" => Some(Malformed::HugeBody),
-            _ => None,
-        }
+        ALL_MALFORMED.into_iter().find(|m| m.name() == name)
     }
 }
 
@@ -170,7 +210,17 @@ impl Faults {
 
     /// Replaces every `/platform` answer body by a malformed one, or stops doing so.
     pub fn set_malformed(&self, malformed: Option<Malformed>) {
-        self.cluster.faults.lock().malformed = malformed;
+        let mut s = self.cluster.faults.lock();
+        s.malformed = malformed;
+        s.malformed_left = None;
+    }
+
+    /// Replaces the next `count` successful `/platform` answers by malformed ones,
+    /// then answers normally again.
+    pub fn set_malformed_for(&self, malformed: Malformed, count: u64) {
+        let mut s = self.cluster.faults.lock();
+        s.malformed = (count > 0).then_some(malformed);
+        s.malformed_left = Some(count);
     }
 
     /// Makes one node degraded (error_code 3, value kept), or none.
@@ -249,6 +299,23 @@ impl FaultState {
         *lock(&self.degraded)
     }
 
+    /// Counts one answer made malformed: a fault limited to N answers clears itself
+    /// after the Nth.
+    pub(crate) fn malformed_applied(&self) {
+        let mut s = self.lock();
+        if let Some(left) = s.malformed_left.as_mut() {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                s.malformed = None;
+            }
+        }
+    }
+
+    /// The next pseudo-random 64 bits of this cluster's sequence.
+    pub(crate) fn next_u64(&self) -> u64 {
+        (self.roll() * (1u64 << 53) as f64) as u64 ^ self.rng.load(Ordering::Relaxed)
+    }
+
     /// The latency to add and the verdict for one request.
     pub(crate) fn decide(&self) -> (Duration, Verdict) {
         let s = self.lock().clone();
@@ -316,13 +383,24 @@ mod tests {
 
     #[test]
     fn malformed_names_round_trip() {
-        for m in [
-            Malformed::TruncatedJson,
-            Malformed::HtmlPage,
-            Malformed::HugeBody,
-        ] {
+        for m in ALL_MALFORMED {
             assert_eq!(Malformed::from_name(m.name()), Some(m));
         }
         assert_eq!(Malformed::from_name("nope"), None);
+    }
+
+    #[test]
+    fn a_malformed_fault_for_n_answers_clears_itself_after_the_nth() {
+        let s = state(FaultSettings::default());
+        *s.lock() = FaultSettings {
+            malformed: Some(Malformed::HtmlPage),
+            malformed_left: Some(2),
+            ..FaultSettings::default()
+        };
+        assert_eq!(s.decide().1, Verdict::Serve(Some(Malformed::HtmlPage)));
+        s.malformed_applied();
+        assert_eq!(s.decide().1, Verdict::Serve(Some(Malformed::HtmlPage)));
+        s.malformed_applied();
+        assert_eq!(s.decide().1, Verdict::Serve(None));
     }
 }

@@ -100,6 +100,40 @@ impl Request {
     }
 }
 
+/// Reads every request in `data` as a connection's request loop would (pipelined
+/// requests one after the other, bodies and `Expect: 100-continue` included, what
+/// the server would write discarded) and returns how many were usable. For the
+/// fuzz target and regression tests of the request parser: whatever `data` holds,
+/// this returns and never panics.
+pub fn parse_all(data: &[u8]) -> usize {
+    struct Stream<'a> {
+        data: &'a [u8],
+    }
+    impl Read for Stream<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.data.read(out)
+        }
+    }
+    impl Write for Stream<'_> {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut stream = Stream { data };
+    let mut buf = Vec::new();
+    let mut usable = 0;
+    while let Ok(Incoming::Request(req)) = read_request(&mut stream, &mut buf) {
+        usable += 1;
+        if !req.keep_alive() {
+            break;
+        }
+    }
+    usable
+}
+
 /// Reads one request from `stream`; `buf` carries bytes across requests (pipelining).
 pub(crate) fn read_request<S: Read + Write>(
     stream: &mut S,

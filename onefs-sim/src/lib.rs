@@ -16,7 +16,8 @@
 //! Every number is a pure function of (cluster, key, devid, field, row, time bucket),
 //! so a test can compute exactly what a collector should have stored: see
 //! [`expected`], [`ClusterHandle::expected`] and [`answer_time`]. Faults (latency,
-//! 500/503 answers, dropped connections, cluster down, session expiry, malformed
+//! 500/503 answers, dropped connections, cluster down, session expiry, hostile (malformed,
+//! wrong-type, random, oversized, slow, reset)
 //! bodies, per-key errors, a degraded node) can be set at start and while running.
 //!
 //! # Example
@@ -67,8 +68,11 @@ pub use config::{
     default_devices, ClusterSpec, SimConfig, DEFAULT_NODES, DEFAULT_ONEFS_VERSION,
     DEFAULT_PASSWORD, DEFAULT_SUMMARY_ROWS, DEFAULT_USER,
 };
-pub use faults::{FaultSettings, Faults, Malformed, HUGE_BODY_BYTES};
-pub use http::MAX_TARGET;
+pub use faults::{
+    FaultSettings, Faults, Malformed, ALL_MALFORMED, HUGE_BODY_BYTES, OVERSIZED_BODY_BYTES,
+    SLOW_BODY_PACE,
+};
+pub use http::{parse_all as parse_requests, MAX_TARGET};
 pub use record::{Counters, LoggedRequest};
 pub use sim::{ClusterHandle, Sim};
 pub use summary::{SummaryKind, SUMMARY_INTERVAL};

@@ -3,7 +3,7 @@
 //! `Connection`, and streamed huge bodies). Reading requests is `http`.
 
 use std::io::{self, Write};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
@@ -27,6 +27,19 @@ pub(crate) enum Body {
         fill: usize,
         suffix: Vec<u8>,
     },
+    /// `fill` bytes of `x` without a Content-Length, the connection closed after
+    /// them (the client cannot know the size in advance).
+    Unsized {
+        fill: usize,
+    },
+    /// These bytes, one at a time with `pace` between them.
+    Slow {
+        bytes: Vec<u8>,
+        pace: Duration,
+    },
+    /// The head announces all these bytes, half of them are sent, then the caller
+    /// resets the connection.
+    Cut(Vec<u8>),
 }
 
 impl Response {
@@ -95,6 +108,8 @@ impl Response {
                 fill,
                 suffix,
             } => prefix.len() + fill + suffix.len(),
+            Body::Unsized { fill } => *fill,
+            Body::Slow { bytes, .. } | Body::Cut(bytes) => bytes.len(),
         }
     }
 }
@@ -125,18 +140,16 @@ pub(crate) fn write_response<W: Write>(
     for (name, value) in &response.headers {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
-    let connection = if keep_alive && !response.close {
+    let unsized_body = matches!(response.body, Body::Unsized { .. });
+    let connection = if keep_alive && !response.close && !unsized_body {
         "keep-alive"
     } else {
         "close"
     };
-    out.extend_from_slice(
-        format!(
-            "Content-Length: {}\r\nConnection: {connection}\r\n\r\n",
-            response.body_len()
-        )
-        .as_bytes(),
-    );
+    if !unsized_body {
+        out.extend_from_slice(format!("Content-Length: {}\r\n", response.body_len()).as_bytes());
+    }
+    out.extend_from_slice(format!("Connection: {connection}\r\n\r\n").as_bytes());
     if head_only {
         w.write_all(&out)?;
         return w.flush();
@@ -153,17 +166,39 @@ pub(crate) fn write_response<W: Write>(
         } => {
             out.extend_from_slice(prefix);
             w.write_all(&out)?;
-            let block = vec![b'x'; 64 * 1024];
-            let mut left = *fill;
-            while left > 0 {
-                let n = left.min(block.len());
-                w.write_all(&block[..n])?;
-                left -= n;
-            }
+            write_fill(w, *fill)?;
             w.write_all(suffix)?;
+        }
+        Body::Unsized { fill } => {
+            w.write_all(&out)?;
+            write_fill(w, *fill)?;
+        }
+        Body::Slow { bytes, pace } => {
+            w.write_all(&out)?;
+            for b in bytes {
+                w.flush()?;
+                std::thread::sleep(*pace);
+                w.write_all(std::slice::from_ref(b))?;
+            }
+        }
+        Body::Cut(bytes) => {
+            out.extend_from_slice(&bytes[..bytes.len() / 2]);
+            w.write_all(&out)?;
         }
     }
     w.flush()
+}
+
+/// Writes `fill` bytes of `x`, 64 KiB at a time.
+fn write_fill<W: Write>(w: &mut W, fill: usize) -> io::Result<()> {
+    let block = vec![b'x'; 64 * 1024];
+    let mut left = fill;
+    while left > 0 {
+        let n = left.min(block.len());
+        w.write_all(&block[..n])?;
+        left -= n;
+    }
+    Ok(())
 }
 
 /// The reason phrase of a status.
@@ -253,6 +288,34 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("Content-Length: 100002\r\nConnection: close\r\n"));
         assert!(text.ends_with("xx]"));
+    }
+
+    #[test]
+    fn unsized_bodies_have_no_length_and_close() {
+        let response = Response::bytes(200, "application/json", Vec::new());
+        let response = Response {
+            body: Body::Unsized { fill: 10 },
+            ..response
+        };
+        let mut out = Vec::new();
+        write_response(&mut out, &response, true, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("Content-Length"));
+        assert!(text.contains("Connection: close\r\n\r\nxxxxxxxxxx"));
+    }
+
+    #[test]
+    fn cut_bodies_announce_everything_and_send_half() {
+        let response = Response::bytes(200, "application/json", Vec::new());
+        let response = Response {
+            body: Body::Cut(b"0123456789".to_vec()),
+            ..response
+        };
+        let mut out = Vec::new();
+        write_response(&mut out, &response, true, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Content-Length: 10\r\n"));
+        assert!(text.ends_with("\r\n\r\n01234"));
     }
 
     #[test]

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::api;
 use crate::control;
-use crate::faults::{lock, Malformed, Verdict, HUGE_BODY_BYTES};
+use crate::faults::{
+    lock, FaultState, Malformed, Verdict, HUGE_BODY_BYTES, OVERSIZED_BODY_BYTES, SLOW_BODY_PACE,
+};
 use crate::http::{self, Incoming};
 use crate::record::LoggedRequest;
 use crate::response::{write_response, Body, Response};
@@ -51,6 +53,8 @@ enum End {
     Close,
     /// Fault injection: cut without an answer.
     Drop,
+    /// Fault injection: reset (RST) mid-answer.
+    Reset,
 }
 
 impl ListenerCtl {
@@ -258,8 +262,12 @@ fn serve_connection(sim: &SimShared, cluster: &Arc<ClusterState>, tcp: TcpStream
         Some(config) => serve_tls(sim, cluster, tcp, config.clone()),
         None => {
             let mut tcp = tcp;
-            if let End::Drop = serve_http(sim, cluster, &mut tcp) {
-                let _ = tcp.shutdown(Shutdown::Both);
+            match serve_http(sim, cluster, &mut tcp) {
+                End::Close => {}
+                End::Drop => {
+                    let _ = tcp.shutdown(Shutdown::Both);
+                }
+                End::Reset => reset(&tcp),
             }
         }
     }
@@ -324,7 +332,14 @@ fn serve_tls(
         End::Drop => {
             let _ = stream.sock.shutdown(Shutdown::Both);
         }
+        End::Reset => reset(&stream.sock),
     }
+}
+
+/// Makes the connection end with a TCP reset: lingering off, so the close (when
+/// the last handle, the registry's, goes) sends RST instead of FIN.
+fn reset(tcp: &TcpStream) {
+    let _ = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO));
 }
 
 /// The request loop of one connection.
@@ -391,7 +406,8 @@ fn serve_http<S: Read + Write>(
                 match malformed {
                     Some(m) if req.path.starts_with("/platform/") && response.status < 300 => {
                         cluster.recorder.count(|c| c.malformed += 1);
-                        malform(response, m)
+                        cluster.faults.malformed_applied();
+                        malform(response, m, &cluster.faults)
                     }
                     _ => response,
                 }
@@ -404,7 +420,10 @@ fn serve_http<S: Read + Write>(
         entry.elapsed = started.elapsed();
         cluster.recorder.record(entry);
         let written = write_response(stream, &response, keep, head_only);
-        if written.is_err() || !keep {
+        if matches!(response.body, Body::Cut(_)) {
+            return End::Reset;
+        }
+        if written.is_err() || !keep || matches!(response.body, Body::Unsized { .. }) {
             return End::Close;
         }
     }
@@ -422,23 +441,72 @@ fn injected_error(status: u16) -> Response {
     }
 }
 
-fn malform(response: Response, how: Malformed) -> Response {
-    match how {
+fn malform(response: Response, how: Malformed, faults: &FaultState) -> Response {
+    let Body::Bytes(body) = response.body else {
+        return response;
+    };
+    let body = match how {
         Malformed::TruncatedJson => {
-            let Body::Bytes(mut body) = response.body else { return response };
+            let mut body = body;
             body.truncate(body.len() / 2);
-            Response { body: Body::Bytes(body), ..response }
+            Body::Bytes(body)
         }
-        Malformed::HtmlPage => Response::bytes(
+        Malformed::HtmlPage => return Response::bytes(
             200,
             "text/html",
             b"<html><head><title>Error</title></head><body><h1>Error</h1><p>The request could not be processed.</p></body></html>\n".to_vec(),
         ),
-        Malformed::HugeBody => Response {
-            body: Body::Huge { prefix: b"{\"stats\":[],\"padding\":\"".to_vec(), fill: HUGE_BODY_BYTES, suffix: b"\"}".to_vec() },
-            ..response
-        },
+        Malformed::HugeBody => Body::Huge { prefix: b"{\"stats\":[],\"padding\":\"".to_vec(), fill: HUGE_BODY_BYTES, suffix: b"\"}".to_vec() },
+        Malformed::WrongTypes => Body::Bytes(wrong_types(&body)),
+        Malformed::RandomBytes => {
+            let mut out = Vec::with_capacity(body.len().max(64) + 8);
+            while out.len() < body.len().max(64) {
+                out.extend_from_slice(&faults.next_u64().to_le_bytes());
+            }
+            Body::Bytes(out)
+        }
+        Malformed::Oversized => Body::Unsized { fill: OVERSIZED_BODY_BYTES },
+        Malformed::SlowBody => Body::Slow { bytes: body, pace: SLOW_BODY_PACE },
+        Malformed::ResetMidBody => Body::Cut(body),
+    };
+    Response { body, ..response }
+}
+
+/// The answer with values of the wrong type: each statistics entry's non-null
+/// `value` in turn a string, a list of strings, an object of strings; every number
+/// in a summary row a string. Other answers are left as they are.
+fn wrong_types(body: &[u8]) -> Vec<u8> {
+    use serde_json::{json, Value};
+    let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+        return body.to_vec();
+    };
+    let Some(obj) = v.as_object_mut() else {
+        return body.to_vec();
+    };
+    if let Some(Value::Array(stats)) = obj.get_mut("stats") {
+        for (i, entry) in stats.iter_mut().enumerate() {
+            if let Some(value) = entry.get_mut("value").filter(|v| !v.is_null()) {
+                *value = match i % 3 {
+                    0 => json!("n/a"),
+                    1 => json!(["n/a", "unknown"]),
+                    _ => json!({"state": "unknown"}),
+                };
+            }
+        }
+    } else {
+        for rows in obj.values_mut().filter_map(Value::as_array_mut) {
+            for field in rows
+                .iter_mut()
+                .filter_map(Value::as_object_mut)
+                .flat_map(|r| r.values_mut())
+            {
+                if field.is_number() {
+                    *field = json!(field.to_string());
+                }
+            }
+        }
     }
+    v.to_string().into_bytes()
 }
 
 /// Seconds since the Unix epoch.

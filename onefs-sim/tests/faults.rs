@@ -2,7 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use onefs_sim::{ClusterSpec, FaultSettings, Malformed, SimConfig, HUGE_BODY_BYTES};
+use onefs_sim::{
+    ClusterSpec, FaultSettings, Malformed, SimConfig, HUGE_BODY_BYTES, OVERSIZED_BODY_BYTES,
+    SLOW_BODY_PACE,
+};
 use serde_json::json;
 
 use crate::util::{agent, basic_get, current_path, get, login, post, start, start_one, try_get};
@@ -96,16 +99,25 @@ fn control_endpoint_takes_a_cluster_down_for_a_while() {
         ClusterSpec::new("Steady"),
     ]));
     let (agent, flaky, steady) = (agent(&sim), &sim.clusters()[0], &sim.clusters()[1]);
+    // Long enough that the refused connect below cannot race the timer; the
+    // return is waited for, not slept for.
     let r = post(
         &agent,
         &format!("{}/sim/faults?cluster=Flaky", steady.url()),
-        r#"{"down_for_ms": 400}"#,
+        r#"{"down_for_ms": 3000}"#,
         &[],
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["down"], true);
     assert!(std::net::TcpStream::connect(flaky.addr()).is_err());
-    std::thread::sleep(Duration::from_millis(900));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while flaky.faults().is_down() {
+        assert!(
+            Instant::now() < deadline,
+            "still down 20 s after a 3 s outage"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(basic_get(&agent, flaky, CONFIG).status, 200);
 }
 
@@ -239,4 +251,126 @@ fn counters_and_request_log_record_every_request() {
     c.reset_counters();
     assert_eq!(c.counters().total_requests(), 0);
     assert!(c.request_log().is_empty());
+}
+
+#[test]
+fn wrong_types_replace_every_value_by_a_string_list_or_object() {
+    let sim = start_one(ClusterSpec::new("Typo"));
+    let (agent, c) = (agent(&sim), &sim.clusters()[0]);
+    c.faults().set_malformed(Some(Malformed::WrongTypes));
+    let keys = ["cluster.health", "node.load.1min", "cluster.cpu.idle.avg"];
+    let r = basic_get(&agent, c, &format!("{}&devid=all", current_path(&keys)));
+    assert_eq!(r.status, 200);
+    let stats = r.json()["stats"].as_array().unwrap().clone();
+    assert!(stats.len() >= 3);
+    for entry in &stats {
+        let v = &entry["value"];
+        let strings_only = match v {
+            serde_json::Value::String(_) => true,
+            serde_json::Value::Array(a) => a.iter().all(|x| x.is_string()),
+            serde_json::Value::Object(o) => o.values().all(|x| x.is_string()),
+            _ => false,
+        };
+        assert!(strings_only, "{entry}");
+    }
+}
+
+#[test]
+fn random_bytes_are_not_json() {
+    let sim = start_one(ClusterSpec::new("Noise"));
+    let (agent, c) = (agent(&sim), &sim.clusters()[0]);
+    c.faults().set_malformed(Some(Malformed::RandomBytes));
+    let response = basic_response(&agent, c, &current_path(&["cluster.health"]));
+    let body = response.into_body().read_to_vec().unwrap();
+    assert!(body.len() >= 64);
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err());
+}
+
+#[test]
+fn a_malformed_fault_for_two_answers_ends_by_itself() {
+    let sim = start_one(ClusterSpec::new("Brief"));
+    let (agent, c) = (agent(&sim), &sim.clusters()[0]);
+    let r = post(
+        &agent,
+        &format!("{}/sim/faults", c.url()),
+        r#"{"malformed": "html", "malformed_for": 2}"#,
+        &[],
+    );
+    assert_eq!(r.json()["malformed_left"], 2, "{}", r.body);
+    for _ in 0..2 {
+        assert!(basic_get(&agent, c, CONFIG).body.starts_with("<html>"));
+    }
+    assert_eq!(basic_get(&agent, c, CONFIG).json()["name"], "Brief");
+    assert_eq!(c.counters().malformed, 2);
+}
+
+#[test]
+fn an_oversized_body_has_no_length_and_goes_on_past_any_limit() {
+    let sim = start_one(ClusterSpec::new("Flood"));
+    let (agent, c) = (agent(&sim), &sim.clusters()[0]);
+    c.faults().set_malformed(Some(Malformed::Oversized));
+    let response = basic_response(&agent, c, &current_path(&["cluster.health"]));
+    assert!(response.headers().get("content-length").is_none());
+    let read = response
+        .into_body()
+        .with_config()
+        .limit(4 << 20)
+        .read_to_vec();
+    assert!(read.is_err(), "more than 4 MiB without an end");
+    const { assert!(OVERSIZED_BODY_BYTES > 64 << 20) };
+}
+
+#[test]
+fn a_slow_body_is_not_done_before_a_short_timeout() {
+    let sim = start_one(ClusterSpec::new("Trickle"));
+    let c = &sim.clusters()[0];
+    c.faults().set_malformed(Some(Malformed::SlowBody));
+    let impatient: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+                    ureq::tls::Certificate::from_pem(sim.ca_cert_pem().as_bytes()).unwrap(),
+                ])))
+                .build(),
+        )
+        .build()
+        .into();
+    let started = Instant::now();
+    let r = try_get(
+        &impatient,
+        &format!("{}{CONFIG}", c.url()),
+        &[("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")],
+    );
+    assert!(r.is_err(), "a body of hundreds of bytes at 1 byte/s: {r:?}");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert!(SLOW_BODY_PACE.as_secs() >= 1);
+}
+
+#[test]
+fn a_reset_mid_body_fails_the_request_and_the_next_one_works() {
+    let sim = start_one(ClusterSpec::new("Cut"));
+    let (agent, c) = (agent(&sim), &sim.clusters()[0]);
+    c.faults().set_malformed_for(Malformed::ResetMidBody, 1);
+    let r = try_get(
+        &agent,
+        &format!("{}{CONFIG}", c.url()),
+        &[("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")],
+    );
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(basic_get(&agent, c, CONFIG).json()["name"], "Cut");
+}
+
+/// A GET with Basic credentials whose body is left unread.
+fn basic_response(
+    agent: &ureq::Agent,
+    c: &onefs_sim::ClusterHandle,
+    path: &str,
+) -> ureq::http::Response<ureq::Body> {
+    agent
+        .get(format!("{}{path}", c.url()))
+        .header("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")
+        .call()
+        .unwrap()
 }

@@ -10,7 +10,6 @@
 //! all, every timer of the cluster waits, so an outage costs one attempt per
 //! back-off, not one per timer.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -19,7 +18,8 @@ use tokio::time::sleep_until;
 use super::connect::{self, Connected};
 use super::context::open_context;
 use super::decode::{self, Decoded};
-use super::problems::{handle_problems, report_missing};
+use super::failures::Failures;
+use super::problems::{report_missing, KeyCare};
 use super::schedule::{self, Bucket, Fetch};
 use crate::backoff::Backoff;
 use crate::config::Config;
@@ -218,32 +218,55 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
             bucket,
         })
         .collect();
-    let mut warned: HashSet<String> = HashSet::new();
+    let mut care = KeyCare::default();
+    let mut failures = Failures::default();
     let mut down_until: Option<Instant> = None;
     loop {
-        timers.retain(|t| !matches!(&t.bucket.what, Fetch::Stats(k) if k.is_empty()));
-        let Some(timer) = timers.iter_mut().min_by_key(|t| t.due) else {
+        let has_keys = |t: &Timer| !matches!(&t.bucket.what, Fetch::Stats(k) if k.is_empty());
+        if !timers.iter().any(has_keys) && !care.has_parked() {
             log::warn!("cluster={name} has no statistics left to collect; waiting for a reload");
             std::future::pending::<()>().await;
+            return;
+        }
+        let Some((index, timer)) = timers.iter_mut().enumerate().min_by_key(|(_, t)| t.due) else {
             return;
         };
         let wake = down_until.map_or(timer.due, |d| d.max(timer.due));
         sleep_until(wake.into()).await;
+        care.reprobe_due(&name, index, &mut timer.bucket, Instant::now());
+        if !has_keys(timer) {
+            // Every key of this bucket is waiting for its re-probe: no request.
+            timer.due = schedule::next_due(timer.due, timer.bucket.interval, Instant::now());
+            continue;
+        }
+        let tick = timer.due;
         let result = fetch(&mut client, &timer.bucket.what, &opts, &job.pools.decode).await;
         let now = Instant::now();
         match result {
             Ok(decoded) => {
                 backoff.reset();
-                down_until = None;
                 timer.due = schedule::next_due(timer.due, timer.bucket.interval, now);
+                failures.succeeded(&name);
                 if job.check_stat_return {
                     report_missing(&name, &timer.bucket.what, &decoded.keys_seen);
                 }
-                handle_problems(&name, &mut timer.bucket, &decoded.problems, &mut warned);
+                // Re-probes are timed from the cycle's tick, so that they fall on one.
+                care.handle(&name, index, &mut timer.bucket, &decoded.problems, tick);
                 // Decoded once, shared by every sink.
                 let batch = Arc::new(decoded.points);
                 for d in &deliveries {
                     d.push(Arc::clone(&batch));
+                }
+                if down_until.take().is_some() {
+                    // Reconnected: keys taken out since the last connection get
+                    // another chance at once.
+                    for (i, key) in care.reconnected() {
+                        if let Some(Fetch::Stats(keys)) =
+                            timers.get_mut(i).map(|t| &mut t.bucket.what)
+                        {
+                            keys.push(key);
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -255,10 +278,12 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
                     down_until = Some(now + wait);
                 }
                 timer.due = schedule::next_due(timer.due, timer.bucket.interval, now + wait);
-                log::error!(
-                    "cluster={name} collecting {} failed: {e}; this cycle is skipped, next try in {} s",
-                    timer.bucket.name,
-                    timer.due.saturating_duration_since(now).as_secs_f64().ceil()
+                failures.failed(
+                    &name,
+                    &timer.bucket.name,
+                    e.kind(),
+                    &e,
+                    timer.due.saturating_duration_since(now),
                 );
             }
         }
@@ -290,6 +315,19 @@ impl CycleError {
 
     fn is_connection(&self) -> bool {
         matches!(self, CycleError::Onefs(e) if e.is_connection())
+    }
+
+    /// The kind of failure, for logging each kind once per episode.
+    fn kind(&self) -> String {
+        match self {
+            CycleError::Onefs(onefs::Error::Unreachable(_)) => "unreachable".into(),
+            CycleError::Onefs(onefs::Error::Auth(_)) => "authentication".into(),
+            CycleError::Onefs(onefs::Error::Tls(_)) => "tls".into(),
+            CycleError::Onefs(onefs::Error::Status { status, .. }) => format!("HTTP {status}"),
+            CycleError::Onefs(onefs::Error::Malformed(_)) => "malformed answer".into(),
+            CycleError::Decode(_) => "undecodable answer".into(),
+            CycleError::Panicked(_) => "decoder panic".into(),
+        }
     }
 }
 

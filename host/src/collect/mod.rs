@@ -4,11 +4,13 @@
 //!
 //! `cluster.rs` is the task, `connect.rs` the OneFS connect sequence,
 //! `schedule.rs` and `decode/` the pure rules, `context.rs` what a sink learns of
-//! the cluster, `problems.rs` what is done about keys that answer badly.
+//! the cluster, `problems.rs` what is done about keys that answer badly (set aside,
+//! re-probed with a back-off), `failures.rs` how failed cycles are logged.
 
 pub mod cluster;
 mod connect;
 mod context;
 pub mod decode;
+mod failures;
 mod problems;
 pub mod schedule;

@@ -8,6 +8,8 @@
 
 #[path = "../../../host/tests/influxd.rs"]
 mod influxd;
+#[path = "../../../host/tests/services.rs"]
+mod services;
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -106,6 +108,9 @@ fn capture_logs() {
 
 #[test]
 fn scalar_and_protocol_points_read_back_as_written() {
+    if !services::available("influxd", "scalar_and_protocol_points_read_back_as_written") {
+        return;
+    }
     let server = Influxd::start();
     server.create_database("stats");
     let mut sink = open("c1", &section(&server, "stats", ""));
@@ -174,6 +179,9 @@ fn scalar_and_protocol_points_read_back_as_written() {
 
 #[test]
 fn every_number_is_a_float_field() {
+    if !services::available("influxd", "every_number_is_a_float_field") {
+        return;
+    }
     let server = Influxd::start();
     server.create_database("types");
     let mut sink = open("c-types", &section(&server, "types", ""));
@@ -216,6 +224,9 @@ fn every_number_is_a_float_field() {
 
 #[test]
 fn hostile_names_read_back_exactly() {
+    if !services::available("influxd", "hostile_names_read_back_exactly") {
+        return;
+    }
     let server = Influxd::start();
     server.create_database("hostile");
     let mut sink = open("c-hostile", &section(&server, "hostile", ""));
@@ -315,6 +326,9 @@ fn hostile_names_read_back_exactly() {
 
 #[test]
 fn gostats_database_gets_no_field_type_conflict() {
+    if !services::available("influxd", "gostats_database_gets_no_field_type_conflict") {
+        return;
+    }
     let server = Influxd::start();
     server.create_database("isi_data_insights");
     // How gostats writes (Go client, float64 fields: integral values without a
@@ -383,6 +397,12 @@ fn gostats_database_gets_no_field_type_conflict() {
 
 #[test]
 fn refused_lines_are_permanent_logged_once_and_the_rest_is_stored() {
+    if !services::available(
+        "influxd",
+        "refused_lines_are_permanent_logged_once_and_the_rest_is_stored",
+    ) {
+        return;
+    }
     let server = Influxd::start();
     server.create_database("conflict");
     // A field that already exists as an integer: idic's floats conflict with it.
@@ -430,6 +450,12 @@ fn refused_lines_are_permanent_logged_once_and_the_rest_is_stored() {
 
 #[test]
 fn missing_database_is_a_configuration_error_with_the_create_command() {
+    if !services::available(
+        "influxd",
+        "missing_database_is_a_configuration_error_with_the_create_command",
+    ) {
+        return;
+    }
     let server = Influxd::start();
     let mut sink = open("c-nodb", &section(&server, "nodb", ""));
     let err = sink
@@ -458,6 +484,9 @@ fn missing_database_is_a_configuration_error_with_the_create_command() {
 
 #[test]
 fn big_batches_are_split_and_gzip_is_optional() {
+    if !services::available("influxd", "big_batches_are_split_and_gzip_is_optional") {
+        return;
+    }
     let server = Influxd::start();
     server.create_database("split");
     let batch: Vec<Point> = (0..2000)
@@ -503,6 +532,12 @@ fn big_batches_are_split_and_gzip_is_optional() {
 
 #[test]
 fn authentication_uses_env_secrets_and_names_bad_credentials() {
+    if !services::available(
+        "influxd",
+        "authentication_uses_env_secrets_and_names_bad_credentials",
+    ) {
+        return;
+    }
     let server = Influxd::start_with_auth("admin", "s3cret pass");
     server.create_database("auth");
     std::env::set_var("IDIC_TEST_INFLUX_PW", "s3cret pass");
@@ -558,6 +593,12 @@ fn authentication_uses_env_secrets_and_names_bad_credentials() {
 
 #[test]
 fn a_server_down_at_start_is_not_fatal_and_writes_resume_when_it_is_back() {
+    if !services::available(
+        "influxd",
+        "a_server_down_at_start_is_not_fatal_and_writes_resume_when_it_is_back",
+    ) {
+        return;
+    }
     let mut server = Influxd::start();
     server.create_database("outage");
     server.stop();
@@ -611,6 +652,9 @@ fn a_server_that_does_not_answer_times_out_as_retryable() {
 
 #[test]
 fn https_against_a_plain_server_names_use_ssl() {
+    if !services::available("influxd", "https_against_a_plain_server_names_use_ssl") {
+        return;
+    }
     let server = Influxd::start();
     server.create_database("tls");
     let mut sink = open("c-tls", &section(&server, "tls", "use_ssl = true\n"));

@@ -92,6 +92,12 @@ fn stored(p: &Promd, metric: &str) -> Series {
 
 #[test]
 fn prometheus_scrapes_thousands_of_summary_rows_gzipped_within_its_timeout() {
+    if !crate::services::available(
+        "prometheus",
+        "prometheus_scrapes_thousands_of_summary_rows_gzipped_within_its_timeout",
+    ) {
+        return;
+    }
     log::set_logger(&RECORDER).expect("no other logger in this test binary");
     log::set_max_level(log::LevelFilter::Debug);
     let sim = Sim::start(SimConfig::with_clusters([ClusterSpec::new(CLUSTER)

@@ -3,6 +3,9 @@
 
 // The stub host, point builders and HTTP helpers.
 mod support;
+// Whether prometheus and promtool are installed: skip, or fail under make test.
+#[path = "../../../host/tests/services.rs"]
+mod services;
 
 // /metrics, the landing page, 404, formats, expiry, ports: one cluster's listener.
 mod endpoint;

@@ -1,0 +1,6 @@
+//! Fuzz target `config`: feeds libFuzzer's inputs to [`idic_fuzz::config`], which
+//! panics on any broken property. Run with `make fuzz` (docs/TESTING.md).
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| idic_fuzz::config(data));

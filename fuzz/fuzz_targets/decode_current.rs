@@ -1,0 +1,6 @@
+//! Fuzz target `decode_current`: feeds libFuzzer's inputs to [`idic_fuzz::decode_current`], which
+//! panics on any broken property. Run with `make fuzz` (docs/TESTING.md).
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| idic_fuzz::decode_current(data));

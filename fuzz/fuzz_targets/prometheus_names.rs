@@ -1,0 +1,6 @@
+//! Fuzz target `prometheus_names`: feeds libFuzzer's inputs to [`idic_fuzz::prometheus_names`], which
+//! panics on any broken property. Run with `make fuzz` (docs/TESTING.md).
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| idic_fuzz::prometheus_names(data));
