@@ -385,6 +385,26 @@ fn a_new_plugin_builds_from_the_installed_sdk_offline_and_passes_the_check() {
         written.contains("conformance cluster.cpu.idle.avg 1700000000"),
         "{written}"
     );
+    // And it runs: idic collects from a simulated cluster into it.
+    let c = sim::clusters(&dir, vec![ClusterSpec::new("Fresh")]);
+    let plugins = dir.plugin_dir(&[(&lib, "libgraphite.so")]);
+    let out = dir.join("collected.txt");
+    let config = dir.write(
+        "run.toml",
+        &sim::config(
+            "graphite",
+            &format!("path = {:?}", out.display().to_string()),
+            &c,
+            &["cluster.cpu.idle.avg"],
+            "",
+        ),
+    );
+    let mut idic = Running::start(&dir, &config, &plugins, &[]);
+    idic.wait_until(Duration::from_secs(30), "points in the new sink", || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("fresh cluster.cpu.idle.avg ")
+    });
 }
 
 #[test]
