@@ -729,7 +729,7 @@ fn no_cluster_password_reaches_a_plugin() {
     );
     assert!(!text.contains("password"), "{text}");
     assert!(
-        text.contains("dump secret IDIC_TEST_CLUSTER_PW: Err(\"\\\"$env:IDIC_TEST_CLUSTER_PW\\\" is not in a sink's settings"),
+        text.contains("dump secret IDIC_TEST_CLUSTER_PW: Err(\"\\\"$env:IDIC_TEST_CLUSTER_PW\\\" is not in this plugin's settings"),
         "{text}"
     );
     assert!(
