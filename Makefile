@@ -8,7 +8,8 @@
 #                         with cargo-fuzz (docs/TESTING.md); make fuzz-smoke: 10 s each
 #   make bench            the standard benchmarks (docs/PERFORMANCE.md), about 5 min;
 #                         GOSTATS=/path/to/gostats adds the side-by-side run
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (binaries, plugins, and the plugin SDK in
+#                         PREFIX/share/idic/sdk)
 #   make clean
 
 CARGO   ?= cargo
@@ -23,10 +24,18 @@ all: dist
 build:
 	$(CARGO) build --release --workspace
 
+# Every file is written beside its destination and renamed over it: a running
+# dist/idic keeps its old file ("Text file busy" otherwise), and a running idic
+# never sees a half-written plugin (it loads private copies anyway).
 dist: build
 	mkdir -p $(DIST)/plugins
-	cp target/release/idic target/release/onefs-sim $(DIST)/
-	for p in $(PLUGINS); do cp target/release/lib$$p.so $(DIST)/plugins/; done
+	for f in idic onefs-sim; do \
+		cp target/release/$$f $(DIST)/.$$f.new && mv -f $(DIST)/.$$f.new $(DIST)/$$f || exit 1; \
+	done
+	for p in $(PLUGINS); do \
+		cp target/release/lib$$p.so $(DIST)/plugins/.lib$$p.so.new && \
+		mv -f $(DIST)/plugins/.lib$$p.so.new $(DIST)/plugins/lib$$p.so || exit 1; \
+	done
 
 # IDIC_REQUIRE_SERVICES=1: the InfluxDB and Prometheus tests fail, rather than
 # skip, when influxd or prometheus is missing. The fuzz crate's corpus test
@@ -69,8 +78,16 @@ bench: dist
 
 install: dist
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/idic/plugins
-	install -m 755 $(DIST)/idic $(DIST)/onefs-sim $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(DIST)/plugins/*.so $(DESTDIR)$(PREFIX)/lib/idic/plugins/
+	for f in idic onefs-sim; do \
+		install -m 755 $(DIST)/$$f $(DESTDIR)$(PREFIX)/bin/.$$f.new && \
+		mv -f $(DESTDIR)$(PREFIX)/bin/.$$f.new $(DESTDIR)$(PREFIX)/bin/$$f || exit 1; \
+	done
+	for p in $(PLUGINS); do \
+		install -m 644 $(DIST)/plugins/lib$$p.so $(DESTDIR)$(PREFIX)/lib/idic/plugins/.lib$$p.so.new && \
+		mv -f $(DESTDIR)$(PREFIX)/lib/idic/plugins/.lib$$p.so.new $(DESTDIR)$(PREFIX)/lib/idic/plugins/lib$$p.so || exit 1; \
+	done
+	# The plugin SDK (idic-plugin-api with vendored dependencies) for `idic plugin new`.
+	sh scripts/install-sdk.sh $(DESTDIR)$(PREFIX)/share/idic/sdk $(PREFIX)/share/idic/sdk
 
 clean:
 	$(CARGO) clean

@@ -16,6 +16,10 @@ pub enum Command {
     Plugins,
     /// Parse and validate a config file, print a summary.
     CheckConfig,
+    /// `plugin check PATH`: the conformance check of one plugin library.
+    PluginCheck(PathBuf),
+    /// `plugin new NAME`: scaffold a plugin crate (in `--dir`).
+    PluginNew(String),
     /// Print the version.
     Version,
     /// Print help for a command.
@@ -37,6 +41,13 @@ pub struct Cli {
     pub check_stat_return: bool,
     /// `--plugin-dir`: the plugins folder.
     pub plugin_dir: Option<PathBuf>,
+    /// `--strict` (check-config): warnings are errors.
+    pub strict: bool,
+    /// `--dir` (plugin new): where the new crate's folder goes.
+    pub dir: Option<PathBuf>,
+    /// Whether the config file was named (`-config-file`, `--config`, or
+    /// `check-config FILE`) rather than defaulted.
+    pub config_given: bool,
 }
 
 /// Top-level help.
@@ -47,6 +58,9 @@ Usage:
   idic [FLAGS]                      collect statistics (the main job)
   idic plugins [FLAGS]              list the sink plugins found and whether each loads
   idic check-config [FILE] [FLAGS]  validate a config file and summarise it
+  idic plugin check PATH [--config FILE]
+                                    conformance check of one plugin library
+  idic plugin new NAME [--dir DIR]  a new sink plugin crate built against the SDK
   idic help [COMMAND]               show help
 
 Flags (one or two dashes, `-flag value` or `-flag=value`):
@@ -68,16 +82,40 @@ For each library: name, version, the idic-plugin-api version it was built with,
 its description, and whether it loads into this idic (if not, why).
 
 Usage: idic plugins [--plugin-dir DIR] [-config-file PATH]
+
+Exits 1 when any library found does not load.
 ";
 
 const CHECK_HELP: &str = "\
 idic check-config: validate a config file without contacting any cluster
 
 Prints warnings (unknown keys, with a suggestion), then a summary of the clusters,
-the active stat groups and the sink. Exits 1 with file:line:column and what was
-expected when the file cannot be used.
+the active stat groups and the sinks. Loads each plugin the config names (exit 1,
+listing the installed plugins, when one is missing or does not load) and asks it
+to check its own settings (unknown keys are warnings; a wrong type or a missing
+required key is an error). Exits 1 with file:line:column and what was expected
+when the file cannot be used.
 
-Usage: idic check-config [FILE]     (default: -config-file, else idic.toml)
+Usage: idic check-config [FILE] [--strict] [--plugin-dir DIR]
+       (FILE default: -config-file, else idic.toml)
+  --strict    warnings are errors (exit 1)
+";
+
+const PLUGIN_HELP: &str = "\
+idic plugin check: the conformance check of one sink plugin library
+
+Loads PATH as idic does (from a private copy), checks its name, its
+capabilities JSON and its answer to check-config, then drives it through
+start, open (cluster \"conformance\"), two writes of sample points of every
+shape, flush, close and stop, each call bounded in time. Prints what each step
+did and exits 1 at the first failure.
+
+Usage: idic plugin check PATH [--config FILE]
+  --config FILE   take the plugin's section from FILE's [<name>] (else empty)
+
+idic plugin new NAME [--dir DIR]: creates DIR/NAME (default ./NAME), a sink
+plugin crate that builds with `cargo build --offline` against the installed SDK
+(PREFIX/share/idic/sdk, or IDIC_SDK), without the idic source tree.
 ";
 
 /// Help text for `command` (`None` = top level).
@@ -85,6 +123,7 @@ pub fn help(command: Option<&str>) -> &'static str {
     match command {
         Some("plugins") => PLUGINS_HELP,
         Some("check-config") => CHECK_HELP,
+        Some("plugin") => PLUGIN_HELP,
         _ => HELP,
     }
 }
@@ -98,6 +137,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         loglevel: None,
         check_stat_return: false,
         plugin_dir: None,
+        strict: false,
+        config_given: false,
+        dir: None,
     };
     let mut verb: Option<&'static str> = None;
     let mut help = false;
@@ -123,11 +165,16 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
                 .ok_or_else(|| format!("flag -{name} needs {what}"))
         };
         match name {
-            "config-file" => cli.config_file = PathBuf::from(value("a file path")?),
+            "config-file" | "config" => {
+                cli.config_file = PathBuf::from(value("a file path")?);
+                cli.config_given = true;
+            }
             "logfile" => cli.logfile = Some(PathBuf::from(value("a file path")?)),
             "loglevel" => cli.loglevel = Some(value("a level")?),
             "plugin-dir" => cli.plugin_dir = Some(PathBuf::from(value("a folder")?)),
+            "dir" => cli.dir = Some(PathBuf::from(value("a folder")?)),
             "check-stat-return" => cli.check_stat_return = parse_bool(name, inline.as_deref())?,
+            "strict" => cli.strict = parse_bool(name, inline.as_deref())?,
             "version" => {
                 if parse_bool(name, inline.as_deref())? {
                     cli.command = Command::Version;
@@ -142,12 +189,26 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         verb = Some(match word.as_str() {
             "plugins" => "plugins",
             "check-config" => "check-config",
+            "plugin" => match positional.next().as_deref() {
+                Some("check") => "plugin check",
+                Some("new") => "plugin new",
+                Some(other) => {
+                    return Err(format!(
+                        "unknown command \"plugin {other}\"; see idic help plugin"
+                    ))
+                }
+                None if help => "plugin check",
+                None => {
+                    return Err("idic plugin needs a command: check; see idic help plugin".into())
+                }
+            },
             "help" => {
                 let topic = positional.next();
                 return Ok(Cli {
                     command: Command::Help(match topic.as_deref() {
                         Some("plugins") => Some("plugins"),
                         Some("check-config") => Some("check-config"),
+                        Some("plugin") => Some("plugin"),
                         _ => None,
                     }),
                     ..cli
@@ -160,17 +221,36 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
     if verb == Some("check-config") {
         if let Some(file) = positional.next() {
             cli.config_file = PathBuf::from(file);
+            cli.config_given = true;
         }
+    }
+    let mut new_name = None;
+    if verb == Some("plugin new") && !help {
+        new_name =
+            Some(positional.next().ok_or(
+                "idic plugin new needs the plugin's name: idic plugin new NAME [--dir DIR]",
+            )?);
+    }
+    let mut library = None;
+    if verb == Some("plugin check") && !help {
+        library = Some(PathBuf::from(positional.next().ok_or(
+            "idic plugin check needs the library file: idic plugin check PATH [--config FILE]",
+        )?));
     }
     if let Some(extra) = positional.next() {
         return Err(format!("unexpected argument {extra:?}; see idic --help"));
     }
     if help {
-        cli.command = Command::Help(verb.filter(|v| *v != "run"));
+        cli.command = Command::Help(verb.filter(|v| *v != "run").map(|v| match v {
+            "plugin check" | "plugin new" => "plugin",
+            v => v,
+        }));
     } else if cli.command != Command::Version {
         cli.command = match verb {
             Some("plugins") => Command::Plugins,
             Some("check-config") => Command::CheckConfig,
+            Some("plugin check") => Command::PluginCheck(library.unwrap_or_default()),
+            Some("plugin new") => Command::PluginNew(new_name.unwrap_or_default()),
             _ => Command::Run,
         };
     }
@@ -212,6 +292,19 @@ mod tests {
     #[test]
     fn config_file_defaults_to_idic_toml() {
         assert_eq!(check(&[]).config_file, PathBuf::from("idic.toml"));
+    }
+
+    #[test]
+    fn plugin_check_takes_a_library_and_an_optional_config() {
+        let cli = check(&["plugin", "check", "libx.so", "--config", "c.toml"]);
+        assert_eq!(cli.command, Command::PluginCheck(PathBuf::from("libx.so")));
+        assert_eq!(cli.config_file, PathBuf::from("c.toml"));
+        assert!(cli.config_given);
+        assert!(parse(["plugin".to_string()]).is_err());
+        assert!(parse(["plugin".to_string(), "check".to_string()]).is_err());
+        let cli = check(&["plugin", "new", "graphite", "--dir", "/tmp/x"]);
+        assert_eq!(cli.command, Command::PluginNew("graphite".to_string()));
+        assert_eq!(cli.dir, Some(PathBuf::from("/tmp/x")));
     }
 
     #[test]

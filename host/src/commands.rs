@@ -1,5 +1,6 @@
 //! The verbs besides collecting: `plugins` (list what is installed) and
-//! `check-config` (validate and summarise). Collecting is `engine.rs`.
+//! `check-config` (validate, load the named plugins, let each check its own
+//! settings, and summarise). Collecting is `engine.rs`.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -7,6 +8,8 @@ use std::process::ExitCode;
 use crate::cli::Cli;
 use crate::config::{Config, UpdateInterval};
 use crate::loader;
+use idic_plugin_api::conversation;
+use idic_plugin_api::ErrorKind;
 
 /// `idic plugins`: every library in the plugin folders, and whether it loads.
 pub fn plugins(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -16,6 +19,7 @@ pub fn plugins(cli: &Cli) -> anyhow::Result<ExitCode> {
         .and_then(|(c, _)| c.global.plugin_dir);
     let dirs = loader::search_dirs(cli.plugin_dir.as_deref(), config_dir.as_deref());
     let mut found = 0;
+    let mut broken = 0;
     for dir in &dirs {
         let files = loader::libraries_in(&dir.path);
         if files.is_empty() {
@@ -31,7 +35,10 @@ pub fn plugins(cli: &Cli) -> anyhow::Result<ExitCode> {
                     "  {:<12} {:<8} plugin-api {:<6} loads  {}",
                     p.info.name, p.info.version, p.info.api_version, p.info.description
                 )?,
-                Err(e) => writeln!(out, "  {expected:<12} does not load: {e}")?,
+                Err(e) => {
+                    broken += 1;
+                    writeln!(out, "  {expected:<12} does not load: {e}")?
+                }
             }
         }
     }
@@ -42,6 +49,10 @@ pub fn plugins(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
     }
     emit(&out);
+    if broken > 0 {
+        eprintln!("idic: error: {broken} of {found} plugin libraries do not load (see above)");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -58,6 +69,21 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         eprintln!("idic: warning: {w}");
     }
+    let checked = check_sinks(cli, &config);
+    for w in &checked.warnings {
+        eprintln!("idic: warning: {w}");
+    }
+    for e in &checked.errors {
+        eprintln!("idic: error: {e}");
+    }
+    if !checked.errors.is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
+    let warned = warnings.len() + checked.warnings.len();
+    if cli.strict && warned > 0 {
+        eprintln!("idic: error: {warned} warning(s) above, and --strict makes warnings fatal");
+        return Ok(ExitCode::FAILURE);
+    }
     writeln!(out, "{}: ok", config.path.display())?;
     for sink in &config.sinks {
         let d = &sink.delivery;
@@ -70,12 +96,17 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
             .buffer_max_bytes
             .map(|b| format!(", at most {b} bytes"))
             .unwrap_or_default();
+        let checked = if checked.unchecked.contains(&sink.plugin) {
+            ", settings not checked: the plugin has no check-config"
+        } else {
+            ""
+        };
         if sink.name == sink.plugin {
-            writeln!(out, "sink: {} ({buffer}{bound})", sink.name)?;
+            writeln!(out, "sink: {} ({buffer}{bound}{checked})", sink.name)?;
         } else {
             writeln!(
                 out,
-                "sink: {} (plugin {}, {buffer}{bound})",
+                "sink: {} (plugin {}, {buffer}{bound}{checked})",
                 sink.name, sink.plugin
             )?;
         }
@@ -133,6 +164,94 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
     )?;
     emit(&out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the plugins said about the config's sinks.
+#[derive(Default)]
+struct SinkCheck {
+    errors: Vec<String>,
+    warnings: Vec<String>,
+    /// Plugins that do not answer `check-config`.
+    unchecked: Vec<String>,
+}
+
+/// Loads each plugin the config names and asks it to check each of its sinks'
+/// settings through `control("check-config", <settings TOML>)`.
+fn check_sinks(cli: &Cli, config: &Config) -> SinkCheck {
+    let dirs = loader::search_dirs(
+        cli.plugin_dir.as_deref(),
+        config.global.plugin_dir.as_deref(),
+    );
+    let file = config.path.display();
+    let mut check = SinkCheck::default();
+    let mut loaded: Vec<loader::Plugin> = Vec::new();
+    let mut failed: Vec<&str> = Vec::new();
+    for sink in &config.sinks {
+        let place = if sink.name == sink.plugin {
+            format!("{file}: stats_processor {:?}", sink.name)
+        } else {
+            format!("{file}: [sink.{}] plugin {:?}", sink.name, sink.plugin)
+        };
+        if failed.contains(&sink.plugin.as_str()) {
+            continue;
+        }
+        let plugin = match loaded.iter().find(|p| p.info.name == sink.plugin) {
+            Some(p) => p.clone(),
+            None => match loader::find(&sink.plugin, &dirs) {
+                Ok(p) => {
+                    loaded.push(p.clone());
+                    p
+                }
+                Err(e) => {
+                    failed.push(&sink.plugin);
+                    check
+                        .errors
+                        .push(format!("{place}: {e}{}", installed(&dirs)));
+                    continue;
+                }
+            },
+        };
+        let section = if sink.name == sink.plugin {
+            format!("[{}]", sink.name)
+        } else {
+            format!("[sink.{}]", sink.name)
+        };
+        match plugin.control(conversation::CHECK_CONFIG, &sink.settings) {
+            Ok(answer) => {
+                let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+                for w in v["warnings"].as_array().into_iter().flatten() {
+                    let w = w.as_str().unwrap_or_default();
+                    check.warnings.push(format!("{file}: {section}: {w}"));
+                }
+            }
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                if !check.unchecked.contains(&sink.plugin) {
+                    check.unchecked.push(sink.plugin.clone());
+                }
+            }
+            Err(e) => check.errors.push(format!(
+                "{file}: {section} (plugin {} {}): {}",
+                plugin.info.name, plugin.info.version, e.message
+            )),
+        }
+    }
+    check
+}
+
+/// `; installed plugins: discard, jsonl`, every loadable name in `dirs`.
+fn installed(dirs: &[loader::SearchDir]) -> String {
+    let mut names: Vec<String> = dirs
+        .iter()
+        .flat_map(|d| loader::libraries_in(&d.path))
+        .filter_map(|p| loader::name_of(&p))
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        "\ninstalled plugins: none".to_string()
+    } else {
+        format!("\ninstalled plugins: {}", names.join(", "))
+    }
 }
 
 /// Writes `text` to standard output; a closed pipe (`idic plugins | head`) is not

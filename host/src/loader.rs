@@ -1,13 +1,18 @@
 //! Finding and loading sink plugins: shared libraries in a plugins folder, checked
 //! by `abi_stable` for layout and `idic-plugin-api` version before any call.
 //!
-//! Each file is loaded through its own library header (not `RootModule::load_from*`,
-//! which caches one module per type for the whole process), and is never unloaded.
+//! Each file is loaded from a private copy (`private.rs`: overwriting the
+//! installed file while idic runs is harmless) through its own library header (not
+//! `RootModule::load_from*`, which caches one module per type for the whole
+//! process), and is never unloaded.
+
+mod abi;
+mod private;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use abi_stable::library::{lib_header_from_path, LibraryError};
+use abi_stable::library::LibraryError;
 use idic_plugin_api::{OpenContext, PluginModRef, SinkBox, SinkError, StartContext};
 
 /// Where a plugins folder setting came from, for messages.
@@ -37,10 +42,13 @@ pub struct Info {
 /// A loaded, checked plugin.
 #[derive(Clone)]
 pub struct Plugin {
-    /// The library file.
+    /// The library file (idic runs a private copy of it).
     pub path: PathBuf,
     /// Its self-description.
     pub info: Info,
+    /// Length and CRC-32 of the file's bytes when loaded: a reload loads the
+    /// file again only when this changed.
+    pub fingerprint: u64,
     module: PluginModRef,
 }
 
@@ -181,11 +189,7 @@ pub fn load(path: &Path, expected_name: &str) -> Result<Plugin, LoadError> {
 
 /// Loads the library at `path` as an idic plugin, whatever its name.
 pub fn load_any(path: &Path) -> Result<Plugin, LoadError> {
-    let describe = |e: LibraryError| LoadError(format!("{}: {}", path.display(), explain(&e)));
-    let header = lib_header_from_path(path).map_err(describe)?;
-    let module = header
-        .init_root_module::<PluginModRef>()
-        .map_err(describe)?;
+    let (module, fingerprint) = private::load(path)?;
     let raw = (module.info())();
     let info = Info {
         name: raw.name.into(),
@@ -197,6 +201,7 @@ pub fn load_any(path: &Path) -> Result<Plugin, LoadError> {
     Ok(Plugin {
         path: path.to_path_buf(),
         info,
+        fingerprint,
         module,
     })
 }
@@ -215,11 +220,10 @@ fn explain(e: &LibraryError) -> String {
             "built for idic-plugin-api {actual_version}, but this idic loads plugins built for idic-plugin-api {}.x (from {expected_version}): rebuild the plugin against a matching idic-plugin-api",
             expected_version.major
         ),
-        LibraryError::AbiInstability(err) => {
-            let first = err.to_string();
-            let first = first.lines().take(6).collect::<Vec<_>>().join(" / ");
-            format!("its idic-plugin-api types do not match this idic's ({first}); rebuild the plugin against the idic-plugin-api this idic was built with")
-        }
+        LibraryError::AbiInstability(err) => format!(
+            "its idic-plugin-api types do not match this idic's: {}; rebuild the plugin against the idic-plugin-api this idic was built with (an unmodified idic-plugin-api 1.x)",
+            abi::summarize(&err.to_string())
+        ),
         LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => {
             "built with an incompatible abi_stable: rebuild it against idic-plugin-api 1.x".to_string()
         }
@@ -229,6 +233,11 @@ fn explain(e: &LibraryError) -> String {
 }
 
 impl Plugin {
+    /// `1.2.0 (file 0004c2e1a9f3b7d0)`: the version and which bytes, for logs.
+    pub fn version_label(&self) -> String {
+        format!("{} (file {:016x})", self.info.version, self.fingerprint)
+    }
+
     /// Runs the plugin's process-wide start hook.
     pub fn start(&self, ctx: &StartContext) -> Result<(), SinkError> {
         (self.module.start())(ctx).into_result()
@@ -247,6 +256,13 @@ impl Plugin {
     /// The plugin's capabilities JSON.
     pub fn capabilities(&self) -> String {
         (self.module.capabilities())().into()
+    }
+
+    /// Sends `command` with `payload` through the plugin's `control` entry point.
+    pub fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        (self.module.control())(command.into(), payload.into())
+            .into_result()
+            .map(Into::into)
     }
 }
 

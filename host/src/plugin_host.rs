@@ -1,5 +1,15 @@
 //! What the host offers plugins: the `HostServices` callbacks and the
 //! process-wide `StartContext`.
+//!
+//! Least privilege: plugins get the config with every cluster's `password`
+//! removed, and a plugin's secret resolver answers only for the `$env:` names
+//! that appear in that plugin's own sinks' settings (`[<plugin>]`, its
+//! `[sink.NAME]` tables), so a plugin can read neither a cluster's password nor
+//! another plugin's secret through `$env:`. The resolver is a plain function
+//! pointer, so each plugin gets one of [`SLOTS`] monomorphized resolvers bound to
+//! its slot of a table; past that many plugins, the last slot is shared.
+
+use std::sync::RwLock;
 
 use abi_stable::std_types::{RResult, RStr, RString, RVec};
 use idic_plugin_api::{HostServices, StartContext};
@@ -7,17 +17,103 @@ use idic_plugin_api::{HostServices, StartContext};
 use crate::config::{Config, SinkConfig};
 use crate::logging;
 
-/// The services handed to every plugin call.
-pub fn services() -> HostServices {
+/// The services handed to plugin `plugin`'s calls.
+pub fn services(plugin: &str) -> HostServices {
     HostServices {
         log: logging::plugin_log,
         max_level: logging::max_level(),
-        resolve_secret,
+        resolve_secret: resolver(plugin),
     }
 }
 
-extern "C" fn resolve_secret(value: RStr<'_>) -> RResult<RString, RString> {
-    match crate::config::resolve_secret(value.as_str()) {
+/// How many plugins get a secret resolver of their own.
+pub const SLOTS: usize = 8;
+
+/// Per slot: the plugins it serves and the `$env:` names they may resolve.
+static TABLE: RwLock<Vec<(Vec<String>, Vec<String>)>> = RwLock::new(Vec::new());
+
+type Resolver = extern "C" fn(RStr<'_>) -> RResult<RString, RString>;
+
+const RESOLVERS: [Resolver; SLOTS] = [
+    resolve_in::<0>,
+    resolve_in::<1>,
+    resolve_in::<2>,
+    resolve_in::<3>,
+    resolve_in::<4>,
+    resolve_in::<5>,
+    resolve_in::<6>,
+    resolve_in::<7>,
+];
+
+/// Allows each plugin of `config` exactly the `$env:` names in its own sinks'
+/// settings.
+pub fn allow_secrets_of(config: &Config) {
+    let mut table: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for sink in &config.sinks {
+        let slot = match table.iter().position(|(p, _)| p.contains(&sink.plugin)) {
+            Some(i) => i,
+            None if table.len() < SLOTS => {
+                table.push((vec![sink.plugin.clone()], Vec::new()));
+                table.len() - 1
+            }
+            None => {
+                table[SLOTS - 1].0.push(sink.plugin.clone());
+                SLOTS - 1
+            }
+        };
+        table[slot].1.extend(env_names(&sink.settings));
+    }
+    *TABLE.write().unwrap_or_else(|p| p.into_inner()) = table;
+}
+
+/// The resolver of `plugin`'s slot; one that refuses every `$env:` name for a
+/// plugin the running config does not name.
+fn resolver(plugin: &str) -> Resolver {
+    let table = TABLE.read().unwrap_or_else(|p| p.into_inner());
+    match table
+        .iter()
+        .position(|(p, _)| p.iter().any(|n| n == plugin))
+    {
+        Some(i) => RESOLVERS[i],
+        None => resolve_nothing,
+    }
+}
+
+/// Every `NAME` of a `$env:NAME` in `text`.
+fn env_names(text: &str) -> Vec<String> {
+    text.split("$env:")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+extern "C" fn resolve_in<const SLOT: usize>(value: RStr<'_>) -> RResult<RString, RString> {
+    let table = TABLE.read().unwrap_or_else(|p| p.into_inner());
+    resolve(
+        value.as_str(),
+        table.get(SLOT).map(|(_, names)| names.as_slice()),
+    )
+}
+
+extern "C" fn resolve_nothing(value: RStr<'_>) -> RResult<RString, RString> {
+    resolve(value.as_str(), None)
+}
+
+/// Resolves `value` if it is not an `$env:` name, or one of `allowed`.
+fn resolve(value: &str, allowed: Option<&[String]>) -> RResult<RString, RString> {
+    if let Some(name) = value.strip_prefix("$env:") {
+        if !allowed.unwrap_or_default().iter().any(|a| a == name) {
+            return RResult::RErr(
+                format!("\"$env:{name}\" is not in this plugin's settings: a plugin may resolve only the $env: names of its own section").into(),
+            );
+        }
+    }
+    match crate::config::resolve_secret(value) {
         Ok(v) => RResult::ROk(v.into()),
         Err(e) => RResult::RErr(e.into()),
     }
@@ -28,13 +124,48 @@ extern "C" fn resolve_secret(value: RStr<'_>) -> RResult<RString, RString> {
 pub fn start_context(config: &Config, sink: &SinkConfig) -> StartContext {
     StartContext {
         plugin_name: sink.plugin.as_str().into(),
-        config: config.text.as_str().into(),
+        config: config.plugin_text().into(),
         plugin_config: sink.settings.as_str().into(),
         clusters: config
             .enabled_clusters()
             .map(|c| RString::from(c.toml.as_str()))
             .collect::<RVec<_>>(),
-        host: services(),
+        host: services(&sink.plugin),
         extra: "{}".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_plugin_resolves_only_its_own_sinks_env_names() {
+        let text = "[global]\nversion = \"0.39\"\nstats_processor = [\"jsonl\", \"discard\"]\nactive_stat_groups = [\"g\"]\n\n[jsonl]\npath = \"$env:IDIC_PH_TEST_A\"\n\n[discard]\nx = \"$env:IDIC_PH_TEST_B\"\n\n[[cluster]]\nhostname = \"h\"\nusername = \"u\"\npassword = \"$env:IDIC_PH_TEST_C\"\n\n[[statgroup]]\nname = \"g\"\nstats = [\"cluster.cpu.idle.avg\"]\n";
+        std::env::set_var("IDIC_PH_TEST_A", "a");
+        std::env::set_var("IDIC_PH_TEST_B", "b");
+        std::env::set_var("IDIC_PH_TEST_C", "c");
+        let (config, _) = Config::parse(std::path::Path::new("t.toml"), text).unwrap();
+        allow_secrets_of(&config);
+        let jsonl = services("jsonl");
+        assert_eq!(jsonl.secret("$env:IDIC_PH_TEST_A").unwrap(), "a");
+        let err = jsonl.secret("$env:IDIC_PH_TEST_B").unwrap_err();
+        assert!(err.contains("not in this plugin's settings"), "{err}");
+        assert!(jsonl.secret("$env:IDIC_PH_TEST_C").is_err());
+        assert_eq!(
+            services("discard").secret("$env:IDIC_PH_TEST_B").unwrap(),
+            "b"
+        );
+        assert!(services("other").secret("$env:IDIC_PH_TEST_A").is_err());
+        assert_eq!(services("other").secret("plain").unwrap(), "plain");
+    }
+
+    #[test]
+    fn env_names_are_found_in_settings_text() {
+        assert_eq!(
+            env_names("password = \"$env:INFLUX_PW\"\ntoken = \"$env:T_2\"\n"),
+            ["INFLUX_PW", "T_2"]
+        );
+        assert!(env_names("password = \"plain\"").is_empty());
     }
 }

@@ -1,11 +1,20 @@
 //! The command line as an operator uses it: help, version, check-config.
 
+use std::path::Path;
+use std::process::Command;
+
 use crate::util::{self, Dir};
 
 #[test]
 fn check_config_accepts_the_example_and_summarises_it() {
     let example = util::workspace_root().join("idic.toml.example");
-    let out = util::idic(&["check-config", example.to_str().unwrap()]);
+    let plugins = util::workspace_plugin_dir();
+    let out = util::idic(&[
+        "check-config",
+        example.to_str().unwrap(),
+        "--plugin-dir",
+        plugins.to_str().unwrap(),
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -126,9 +135,15 @@ fn check_config_warns_about_typos_with_a_suggestion() {
             "min_update_intervall_override",
         ),
     );
-    let out = util::idic(&["check-config", file.to_str().unwrap()]);
+    let plugins = util::workspace_plugin_dir();
+    let out = util::idic(&[
+        "check-config",
+        file.to_str().unwrap(),
+        "--plugin-dir",
+        plugins.to_str().unwrap(),
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{err}");
     assert!(
         err.contains("did you mean \"min_update_interval_override\"?"),
         "{err}"
@@ -180,11 +195,13 @@ fn missing_config_file_is_one_clear_error() {
 #[test]
 fn a_closed_stdout_pipe_is_not_a_crash() {
     // `idic plugins | head -1` closes the pipe early; idic must not panic.
+    let plugins = util::workspace_plugin_dir();
+    let plugins = plugins.to_str().unwrap();
     for args in [
         &["--help"][..],
         &["-version"],
         &["plugins"],
-        &["check-config", "idic.toml.example"],
+        &["check-config", "idic.toml.example", "--plugin-dir", plugins],
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
@@ -199,4 +216,169 @@ fn a_closed_stdout_pipe_is_not_a_crash() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(out.status.success(), "{args:?}: {err}");
     }
+}
+
+/// `idic.toml.example` edited by `edit`.
+fn example_with(dir: &Dir, edit: impl Fn(String) -> String) -> std::path::PathBuf {
+    let example =
+        std::fs::read_to_string(util::workspace_root().join("idic.toml.example")).unwrap();
+    dir.write("idic.toml", &edit(example))
+}
+
+/// `idic.toml.example` with `from` replaced by `to` in its `[influxdb]` section.
+fn example_influxdb(dir: &Dir, from: &str, to: &str) -> std::path::PathBuf {
+    example_with(dir, |t| {
+        let (head, section) = t.split_once("\n[influxdb]\n").unwrap();
+        assert!(section.contains(from), "{from}");
+        format!("{head}\n[influxdb]\n{}", section.replacen(from, to, 1))
+    })
+}
+
+fn check_config(dir: &Dir, file: &std::path::Path, extra: &[&str]) -> (Option<i32>, String) {
+    let libs: Vec<(std::path::PathBuf, String)> =
+        ["discard", "influxdb", "influxdbv2", "jsonl", "prometheus"]
+            .iter()
+            .map(|p| (util::workspace_plugin(p), format!("lib{p}.so")))
+            .collect();
+    let libs: Vec<(&std::path::Path, &str)> = libs
+        .iter()
+        .map(|(p, f)| (p.as_path(), f.as_str()))
+        .collect();
+    let plugins = dir.plugin_dir(&libs);
+    let mut args = vec![
+        "check-config",
+        file.to_str().unwrap(),
+        "--plugin-dir",
+        plugins.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = util::idic(&args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_refuses_an_unknown_plugin_listing_the_installed_ones() {
+    let dir = Dir::new();
+    for (edit, place) in [
+        (
+            "stats_processor = \"graphit\"",
+            "stats_processor \"graphit\"",
+        ),
+        (
+            "stats_processor = [\"influxdb\", \"graphit\", \"archive\"]",
+            "stats_processor \"graphit\"",
+        ),
+        (
+            "stats_processor = [\"influxdb\", \"archive\"]",
+            "[sink.archive] plugin \"graphit\"",
+        ),
+    ] {
+        let file = example_with(&dir, |t| {
+            t.replacen("stats_processor = \"influxdb\"", edit, 1)
+                + "\n[sink.archive]\nplugin = \"graphit\"\n"
+        });
+        let (code, err) = check_config(&dir, &file, &[]);
+        assert_eq!(code, Some(1), "{edit}: {err}");
+        assert!(err.contains(place), "{edit}: {err}");
+        assert!(
+            err.contains("installed plugins: discard, influxdb, influxdbv2, jsonl, prometheus"),
+            "{edit}: {err}"
+        );
+    }
+}
+
+#[test]
+fn check_config_warns_about_unknown_keys_in_a_plugin_section_and_strict_makes_it_fatal() {
+    let dir = Dir::new();
+    let file = example_influxdb(&dir, "authenticated = ", "authenticatd = ");
+    let (code, err) = check_config(&dir, &file, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("[influxdb]: [influxdb] unknown key \"authenticatd\" is ignored"),
+        "{err}"
+    );
+    let (code, err) = check_config(&dir, &file, &["--strict"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--strict makes warnings fatal"), "{err}");
+}
+
+#[test]
+fn check_config_refuses_a_wrong_type_in_a_plugin_section_naming_plugin_and_section() {
+    let dir = Dir::new();
+    let file = example_influxdb(&dir, "authenticated = false", "authenticated = \"maybe\"");
+    let (code, err) = check_config(&dir, &file, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("[influxdb] (plugin influxdb "), "{err}");
+    assert!(
+        err.contains("invalid type: string \"maybe\", expected a boolean"),
+        "{err}"
+    );
+    let file = example_influxdb(&dir, "database = ", "# database = ");
+    let (code, err) = check_config(&dir, &file, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("[influxdb] database is missing"), "{err}");
+}
+
+#[test]
+fn make_dist_and_install_replace_a_running_idic() {
+    // `make` while dist/idic runs used to fail with "Text file busy": every file
+    // is now written beside its destination and renamed over it.
+    let dir = Dir::new();
+    std::fs::copy(
+        util::workspace_root().join("Makefile"),
+        dir.join("Makefile"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("target/release")).unwrap();
+    let sleep = Path::new("/bin/sleep");
+    for f in ["idic", "onefs-sim"] {
+        std::fs::copy(sleep, dir.join("target/release").join(f)).unwrap();
+    }
+    for p in ["discard", "jsonl", "influxdb", "influxdbv2", "prometheus"] {
+        std::fs::write(dir.join(&format!("target/release/lib{p}.so")), p).unwrap();
+    }
+    // Installing needs the SDK script: a stub that records its arguments.
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    dir.write("scripts/install-sdk.sh", "echo \"$@\" > sdk-args\n");
+    let make = |target: &str| {
+        Command::new("make")
+            .args(["-s", target, "CARGO=true"])
+            .arg(format!("PREFIX={}", dir.join("prefix").display()))
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = make("install");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut running = Command::new(dir.join("dist/idic"))
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let mut installed = Command::new(dir.join("prefix/bin/idic"))
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let out = make("install");
+    let _ = running.kill();
+    let _ = installed.kill();
+    let _ = running.wait();
+    let _ = installed.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("prefix/lib/idic/plugins/libjsonl.so")).unwrap(),
+        "jsonl"
+    );
+    let sdk = std::fs::read_to_string(dir.join("sdk-args")).unwrap();
+    assert!(sdk.contains("/share/idic/sdk"), "{sdk}");
 }

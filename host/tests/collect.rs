@@ -695,6 +695,50 @@ fn out_of_tree_plugin_receives_points_through_the_real_loading_path() {
 }
 
 #[test]
+fn no_cluster_password_reaches_a_plugin() {
+    let dir = Dir::new();
+    let c = sim::clusters(&dir, vec![ClusterSpec::new("Lp1"), ClusterSpec::new("Lp2")]);
+    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("outoftree"), "liboutoftree.so")]);
+    let out = dir.join("outoftree.txt");
+    let section = format!(
+        "path = {:?}\ndump = true\nprobe = \"IDIC_TEST_CLUSTER_PW,IDIC_TEST_SINK_PW\"\ntoken = \"$env:IDIC_TEST_SINK_PW\"",
+        out.display().to_string()
+    );
+    // One cluster's password is literal, the other's comes from the environment.
+    let config = sim::config("outoftree", &section, &c, &["cluster.cpu.idle.avg"], "").replacen(
+        "password = \"s3kret\"",
+        "password = \"$env:IDIC_TEST_CLUSTER_PW\"",
+        1,
+    );
+    let config = dir.write("idic.toml", &config);
+    let env = [
+        ("IDIC_TEST_CLUSTER_PW", "s3kret"),
+        ("IDIC_TEST_SINK_PW", "sink-secret"),
+    ];
+    let mut idic = Running::start_env(&dir, &config, &plugins, &[], &env);
+    idic.wait_until(Duration::from_secs(30), "both clusters opened", || {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        text.contains("lp1 cluster.cpu.idle.avg") && text.contains("lp2 cluster.cpu.idle.avg")
+    });
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("dump start cluster:"), "{text}");
+    assert!(text.contains("dump open cluster config:"), "{text}");
+    assert!(
+        !text.contains("s3kret"),
+        "a password reached the plugin:\n{text}"
+    );
+    assert!(!text.contains("password"), "{text}");
+    assert!(
+        text.contains("dump secret IDIC_TEST_CLUSTER_PW: Err(\"\\\"$env:IDIC_TEST_CLUSTER_PW\\\" is not in this plugin's settings"),
+        "{text}"
+    );
+    assert!(
+        text.contains("dump secret IDIC_TEST_SINK_PW: Ok(\"sink-secret\")"),
+        "{text}"
+    );
+}
+
+#[test]
 fn panicking_sink_is_reported_and_collection_goes_on() {
     let dir = Dir::new();
     let c = sim::clusters(
@@ -735,6 +779,17 @@ fn panicking_sink_is_reported_and_collection_goes_on() {
         idic.child.try_wait().unwrap().is_none(),
         "idic is still running"
     );
+    // The message and where it happened go to idic's log, not to stderr.
+    assert!(
+        idic.log_text()
+            .contains("fixture panic in write for cluster boom (at panicky/src/lib.rs:"),
+        "{}",
+        idic.log_text()
+    );
+    idic.signal("TERM");
+    assert_eq!(idic.wait_exit(Duration::from_secs(30)), 0);
+    let stderr = idic.stderr();
+    assert!(!stderr.contains("panicked at"), "{stderr}");
 }
 
 #[test]

@@ -111,3 +111,30 @@ fn every_rust_file_opens_with_a_module_doc() {
         "files without a //! module doc: {missing:#?}"
     );
 }
+
+#[test]
+fn every_capabilities_key_and_control_command_is_in_the_plugins_guide() {
+    let root = util::workspace_root();
+    let guide = std::fs::read_to_string(root.join("docs/PLUGINS.md")).unwrap();
+    let sinks = std::fs::read_to_string(root.join("host/src/supervise/sinks.rs")).unwrap();
+    let keys: Vec<&str> = sinks
+        .split("v[\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(keys.contains(&"replay"), "{keys:?}");
+    let conversation =
+        std::fs::read_to_string(root.join("plugin-api/src/conversation.rs")).unwrap();
+    let commands: Vec<&str> = conversation
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub const "))
+        .filter_map(|l| l.split('"').nth(1))
+        .collect();
+    assert!(commands.contains(&"check-config"), "{commands:?}");
+    for name in keys.iter().chain(&commands) {
+        assert!(
+            guide.contains(&format!("| `{name}`")),
+            "docs/PLUGINS.md's registry lacks a row for `{name}`"
+        );
+    }
+}

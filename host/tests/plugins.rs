@@ -5,6 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use onefs_sim::ClusterSpec;
+
+use crate::sim;
 use crate::util::{self, Dir, Running};
 
 /// A config whose only cluster is never reached: plugin loading comes first.
@@ -33,6 +36,22 @@ fn plugins_command_lists_discard_with_its_api_version() {
     assert!(out.status.success());
     assert!(text.contains("discard"), "{text}");
     assert!(text.contains("plugin-api 1.0.0  loads"), "{text}");
+}
+
+#[test]
+fn plugins_command_exits_1_when_a_library_does_not_load() {
+    let dir = Dir::new();
+    let plugins = dir.plugin_dir(&[
+        (&util::workspace_plugin("discard"), "libdiscard.so"),
+        (&util::fixture_plugin("notaplugin"), "libnotaplugin.so"),
+    ]);
+    let out = util::idic(&["plugins", "--plugin-dir", plugins.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}{err}");
+    assert!(text.contains("plugin-api 1.0.0  loads"), "{text}");
+    assert!(text.contains("notaplugin   does not load: "), "{text}");
+    assert!(err.contains("1 of 2 plugin libraries do not load"), "{err}");
 }
 
 #[test]
@@ -128,15 +147,7 @@ fn refuses_plugin_built_for_another_major_api_and_names_both_versions() {
     copy_dir(&root.join("plugin-api"), &api);
     let manifest = std::fs::read_to_string(api.join("Cargo.toml"))
         .unwrap()
-        .replace("version = \"1.0.0\"", "version = \"2.0.0\"")
-        .replace("edition.workspace = true", "edition = \"2021\"")
-        .replace("rust-version.workspace = true", "")
-        .replace("license.workspace = true", "")
-        .replace("abi_stable.workspace = true", "abi_stable = \"0.11.3\"")
-        .replace(
-            "log.workspace = true",
-            "log = { version = \"0.4\", features = [\"std\"] }",
-        );
+        .replace("version = \"1.0.0\"", "version = \"2.0.0\"");
     std::fs::write(api.join("Cargo.toml"), manifest).unwrap();
     let plugin = dir.join("future");
     std::fs::create_dir_all(plugin.join("src")).unwrap();
@@ -169,6 +180,289 @@ fn refuses_plugin_built_for_another_major_api_and_names_both_versions() {
         "{stderr}"
     );
     assert!(stderr.contains("idic-plugin-api 1.x"), "{stderr}");
+}
+
+#[test]
+fn overwriting_a_loaded_plugin_is_harmless_and_sighup_loads_the_new_version() {
+    let dir = Dir::new();
+    let c = sim::clusters(&dir, vec![ClusterSpec::new("Swap")]);
+    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("outoftree"), "liboutoftree.so")]);
+    let installed = plugins.join("liboutoftree.so");
+    let out = dir.join("outoftree.txt");
+    let config = dir.write(
+        "idic.toml",
+        &sim::config(
+            "outoftree",
+            &format!("path = {:?}", out.display().to_string()),
+            &c,
+            &["cluster.cpu.idle.avg"],
+            "",
+        ),
+    );
+    let points = || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .matches("swap cluster.cpu.idle.avg")
+            .count()
+    };
+    let mut idic = Running::start(&dir, &config, &plugins, &[]);
+    idic.wait_log(Duration::from_secs(30), "0.3.0 loaded", |log| {
+        log.contains("plugin=outoftree 0.3.0 (file ")
+    });
+    idic.wait_until(Duration::from_secs(30), "first points", || points() >= 1);
+    // What `cp` does: truncate the installed file and write the new bytes into it.
+    std::fs::copy(util::fixture_plugin("outoftree_next"), &installed).unwrap();
+    let before = points();
+    idic.wait_until(
+        Duration::from_secs(30),
+        "points after the file was overwritten",
+        || points() >= before + 2,
+    );
+    assert!(idic.child.try_wait().unwrap().is_none(), "idic still runs");
+    idic.signal("HUP");
+    idic.wait_log(Duration::from_secs(30), "the new version logged", |log| {
+        log.contains("plugin=outoftree replaced: 0.3.0 (file ")
+            && log.contains("is now 0.4.0 (file ")
+    });
+    let before = points();
+    idic.wait_until(
+        Duration::from_secs(30),
+        "points through the new version",
+        || points() > before,
+    );
+    let left = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("idic-plugin-{}-", idic.child.id()))
+        })
+        .count();
+    assert_eq!(left, 0, "private copies are removed once loaded");
+}
+
+#[test]
+fn plugin_api_builds_and_packages_outside_the_workspace_offline() {
+    // What an author gets when copying plugin-api/ out of the tree (or from the
+    // SDK): no workspace to inherit from, no network.
+    let dir = Dir::new();
+    let api = dir.join("idic-plugin-api");
+    copy_dir(&util::workspace_root().join("plugin-api"), &api);
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/Cargo.lock");
+    std::fs::copy(lock, api.join("Cargo.lock")).unwrap();
+    for verb in [&["build", "--quiet"][..], &["package", "--quiet"]] {
+        let out = Command::new(env!("CARGO"))
+            .args(verb)
+            .arg("--offline")
+            .current_dir(&api)
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("CARGO_TARGET_DIR", util::profile_dir().join("../fixtures"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cargo {verb:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let manifest = std::fs::read_to_string(api.join("Cargo.toml")).unwrap();
+    assert!(!manifest.contains(".workspace = true"), "{manifest}");
+    assert!(manifest.contains("abi_stable = \"=0.11.3\""), "{manifest}");
+}
+
+#[test]
+fn plugin_check_passes_a_conforming_plugin() {
+    let out = util::idic(&[
+        "plugin",
+        "check",
+        util::workspace_plugin("discard").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok    write 2 (5 sample points)"), "{text}");
+    assert!(text.contains("libdiscard.so: conforms"), "{text}");
+}
+
+#[test]
+fn plugin_check_fails_a_panicking_plugin_naming_call_and_place() {
+    let dir = Dir::new();
+    let config = config_for(&dir, "panicky");
+    let section = format!(
+        "\n[panicky]\npath = {:?}\ncluster = \"conformance\"\n",
+        dir.join("out.txt").display().to_string()
+    );
+    let text = std::fs::read_to_string(&config).unwrap() + &section;
+    std::fs::write(&config, text).unwrap();
+    let out = util::idic(&[
+        "plugin",
+        "check",
+        util::fixture_plugin("panicky").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  write 1 (5 sample points): Panicked: fixture panic in write for cluster conformance (at panicky/src/lib.rs:"),
+        "{text}"
+    );
+    let out = util::idic(&[
+        "plugin",
+        "check",
+        util::fixture_plugin("notaplugin").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL  load: "), "{text}");
+}
+
+#[test]
+fn a_new_plugin_builds_from_the_installed_sdk_offline_and_passes_the_check() {
+    // What `make install` does for the SDK, then what docs/PLUGINS.md tells an
+    // author to do, with the network off and nothing of the source tree.
+    let dir = Dir::new();
+    let sdk = dir.join("share/idic/sdk");
+    let status = Command::new("sh")
+        .arg(util::workspace_root().join("scripts/install-sdk.sh"))
+        .arg(&sdk)
+        .env("CARGO", env!("CARGO"))
+        .env("CARGO_NET_OFFLINE", "true")
+        .status()
+        .unwrap();
+    assert!(status.success(), "install-sdk.sh failed");
+    let out = Command::new(util::idic_bin())
+        .args(["plugin", "new", "graphite", "--dir"])
+        .arg(dir.path())
+        .env("IDIC_SDK", &sdk)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crate_dir = dir.join("graphite");
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    let root = util::workspace_root().canonicalize().unwrap();
+    assert!(
+        !manifest.contains(&root.display().to_string()),
+        "the crate must not depend on the source tree: {manifest}"
+    );
+    let target = util::profile_dir().join("../sdk-test");
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "--offline", "--quiet"])
+        .current_dir(&crate_dir)
+        .env("CARGO_NET_OFFLINE", "true")
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lib = target.join("debug/libgraphite.so");
+    let config = config_for(&dir, "graphite");
+    let text = std::fs::read_to_string(&config).unwrap()
+        + &format!(
+            "\n[graphite]\npath = {:?}\n",
+            dir.join("graphite.txt").display().to_string()
+        );
+    std::fs::write(&config, text).unwrap();
+    let out = util::idic(&[
+        "plugin",
+        "check",
+        lib.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("libgraphite.so: conforms"), "{text}");
+    let written = std::fs::read_to_string(dir.join("graphite.txt")).unwrap();
+    assert!(
+        written.contains("conformance cluster.cpu.idle.avg 1700000000"),
+        "{written}"
+    );
+    // And it runs: idic collects from a simulated cluster into it.
+    let c = sim::clusters(&dir, vec![ClusterSpec::new("Fresh")]);
+    let plugins = dir.plugin_dir(&[(&lib, "libgraphite.so")]);
+    let out = dir.join("collected.txt");
+    let config = dir.write(
+        "run.toml",
+        &sim::config(
+            "graphite",
+            &format!("path = {:?}", out.display().to_string()),
+            &c,
+            &["cluster.cpu.idle.avg"],
+            "",
+        ),
+    );
+    let mut idic = Running::start(&dir, &config, &plugins, &[]);
+    idic.wait_until(Duration::from_secs(30), "points in the new sink", || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("fresh cluster.cpu.idle.avg ")
+    });
+}
+
+#[test]
+fn refuses_plugin_whose_layout_differs_naming_the_field_and_both_versions() {
+    // A plugin built against a copy of plugin-api 1.0.0 whose OpenContext has
+    // one more field: same version, different layout.
+    let dir = Dir::new();
+    let api = dir.join("plugin-api");
+    copy_dir(&util::workspace_root().join("plugin-api"), &api);
+    let context = std::fs::read_to_string(api.join("src/context.rs"))
+        .unwrap()
+        .replacen(
+            "    pub onefs_version: RString,\n",
+            "    pub onefs_version: RString,\n    /// Not in 1.0.\n    pub node_count: u64,\n",
+            1,
+        );
+    std::fs::write(api.join("src/context.rs"), context).unwrap();
+    let plugin = dir.join("drifted");
+    std::fs::create_dir_all(plugin.join("src")).unwrap();
+    std::fs::write(
+        plugin.join("Cargo.toml"),
+        "[package]\nname = \"drifted\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nidic-plugin-api = { path = \"../plugin-api\" }\n\n[workspace]\n",
+    )
+    .unwrap();
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/outoftree/src/lib.rs"),
+    )
+    .unwrap()
+    .replace("\"outoftree\"", "\"drifted\"");
+    std::fs::write(plugin.join("src/lib.rs"), source).unwrap();
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/Cargo.lock");
+    std::fs::copy(lock, plugin.join("Cargo.lock")).unwrap();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(plugin.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", util::profile_dir().join("../fixtures"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lib = util::profile_dir().join("../fixtures/debug/libdrifted.so");
+    let plugins = dir.plugin_dir(&[(&lib, "libdrifted.so")]);
+    let (code, stderr) = run_to_exit(&dir, "drifted", &plugins);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("the first difference is in type OpenContext (reached through open)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("field \"plugin_config\" here, \"node_count\" in the plugin"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "this idic has idic-plugin-api 1.0.0, the plugin was built with idic-plugin-api 1.0.0"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one clear message: {stderr}");
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -61,6 +61,14 @@ pub fn workspace_plugin(name: &str) -> PathBuf {
     path
 }
 
+/// The folder holding every workspace plugin.
+pub fn workspace_plugin_dir() -> PathBuf {
+    workspace_plugin("discard")
+        .parent()
+        .expect("plugin has a folder")
+        .to_path_buf()
+}
+
 /// Builds the fixture workspaces under `host/tests/fixtures` once per test run,
 /// as a third party would (their own Cargo.toml and lock file), and returns the
 /// folder holding their libraries.

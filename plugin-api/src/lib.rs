@@ -50,10 +50,13 @@
 #![deny(missing_docs)]
 
 mod context;
+pub mod conversation;
 mod error;
 mod module;
 mod plugin;
 mod point;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use context::{HostServices, LogLevel, OpenContext, StartContext, StatInfo};
 pub use error::{ErrorKind, SinkError};

@@ -5,6 +5,7 @@
 //! becomes an [`ErrorKind::Panicked`] error for the host instead of an abort.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
@@ -185,14 +186,52 @@ impl<S: Sink> FfiSink for Guarded<S> {
     }
 }
 
-/// Runs `f`, turning a panic into an [`ErrorKind::Panicked`] error.
+/// Runs `f`, turning a panic into an [`ErrorKind::Panicked`] error whose
+/// message ends with where it happened (`(at src/lib.rs:48:13)`). While `f` runs,
+/// this library's panic hook records the location instead of printing to
+/// standard error, so the host logs the panic once, in its own log, with the
+/// cluster and plugin; panics elsewhere (the plugin's own threads) still reach
+/// the previous hook.
 fn guard<T>(f: impl FnOnce() -> Result<T, SinkError>) -> Result<T, SinkError> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+    install_panic_hook();
+    GUARDED.with(|g| g.set(g.get() + 1));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(g.get() - 1));
+    result.unwrap_or_else(|payload| {
+        let place = PANICKED_AT
+            .with(|p| p.take())
+            .map(|at| format!(" (at {at})"))
+            .unwrap_or_default();
         Err(SinkError::new(
             ErrorKind::Panicked,
-            panic_message(payload.as_ref()),
+            format!("{}{place}", panic_message(payload.as_ref())),
         ))
     })
+}
+
+thread_local! {
+    /// How many [`guard`]s this thread is inside.
+    static GUARDED: Cell<u32> = const { Cell::new(0) };
+    /// Where the last guarded panic of this thread happened.
+    static PANICKED_AT: Cell<Option<String>> = const { Cell::new(None) };
+}
+
+/// Chains this library's panic hook in front of the previous one, once.
+fn install_panic_hook() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(Cell::get) > 0 {
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+                PANICKED_AT.with(|p| p.set(at));
+            } else {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> &str {
@@ -250,6 +289,11 @@ mod tests {
         let err = guard::<()>(|| panic!("boom")).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Panicked);
         assert!(err.message.contains("boom"), "{}", err.message);
+        assert!(
+            err.message.contains("(at plugin-api/src/plugin.rs:"),
+            "{}",
+            err.message
+        );
     }
 
     struct Explodes;

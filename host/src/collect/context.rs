@@ -49,7 +49,7 @@ pub fn open_context(
         cluster_config: config.clusters[index].toml.as_str().into(),
         global_config: config.section_toml("global").into(),
         stats: RVec::from(stats),
-        host: plugin_host::services(),
+        host: plugin_host::services(plugin),
         extra: "{}".into(),
     }
 }

@@ -23,8 +23,6 @@ pub use validate::UpdateInterval;
 pub struct Config {
     /// Where the file was read from.
     pub path: PathBuf,
-    /// The file's text, as read (the plugin's start hook gets all of it).
-    pub text: String,
     /// The file as a TOML table (plugins get their sections from it).
     pub table: toml::Table,
     /// `[global]`.
@@ -211,7 +209,7 @@ pub struct Cluster {
     pub prometheus_port: Option<u16>,
     /// Overrides `[global] preserve_case`.
     pub preserve_case: Option<bool>,
-    /// The table as TOML text (handed to plugins).
+    /// The table as TOML text without its `password` (handed to plugins).
     pub toml: String,
 }
 
@@ -224,6 +222,11 @@ pub struct StatGroup {
     pub update_interval: UpdateInterval,
     /// The statistics keys.
     pub stats: Vec<String>,
+}
+
+/// Removes a cluster table's `password`: what plugins get of a cluster.
+pub fn without_password(table: &mut toml::Table) {
+    table.remove("password");
 }
 
 /// Something an operator should fix, that does not stop idic.
@@ -257,6 +260,20 @@ impl Config {
     /// The enabled clusters.
     pub fn enabled_clusters(&self) -> impl Iterator<Item = &Cluster> {
         self.clusters.iter().filter(|c| !c.disabled)
+    }
+
+    /// The whole file as TOML text for plugins: every `[[cluster]]` without its
+    /// `password` (a plugin never sees a cluster's credentials).
+    pub fn plugin_text(&self) -> String {
+        let mut table = self.table.clone();
+        if let Some(toml::Value::Array(clusters)) = table.get_mut("cluster") {
+            for c in clusters.iter_mut() {
+                if let toml::Value::Table(t) = c {
+                    without_password(t);
+                }
+            }
+        }
+        toml::to_string(&table).unwrap_or_default()
     }
 
     /// The TOML text of the top-level table `name` (a plugin's section), or "".

@@ -99,7 +99,7 @@ mod tests {
                     cluster_config: "".into(),
                     global_config: "".into(),
                     stats: Default::default(),
-                    host: crate::plugin_host::services(),
+                    host: crate::plugin_host::services(&plugin.info.name),
                     extra: "{}".into(),
                 };
                 let count = Arc::clone(&seen.batches);

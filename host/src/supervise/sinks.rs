@@ -79,8 +79,10 @@ pub struct Target {
 }
 
 impl Sinks {
-    /// Loads every plugin `config` names (reusing `previous`'s when the plugin
-    /// folder is the same) and checks the instance limits. Starts nothing.
+    /// Loads every plugin `config` names and checks the instance limits. Starts
+    /// nothing. A file whose bytes did not change since `previous` loaded it gives
+    /// back the same library; a changed file is loaded as a new private copy
+    /// beside the old one (never unloaded), and the change is logged.
     pub fn load(
         cli: &Cli,
         config: &Config,
@@ -90,21 +92,15 @@ impl Sinks {
             cli.plugin_dir.as_deref(),
             config.global.plugin_dir.as_deref(),
         );
-        let same_dir =
-            previous.is_some_and(|(_, c)| c.global.plugin_dir == config.global.plugin_dir);
         let mut plugins: Vec<Plugin> = Vec::new();
         let mut instances = Vec::new();
         for sink in &config.sinks {
             let plugin = match plugins.iter().find(|p| p.info.name == sink.plugin) {
                 Some(p) => p.clone(),
                 None => {
-                    let reused = previous
-                        .filter(|_| same_dir)
+                    let old = previous
                         .and_then(|(s, _)| s.plugins.iter().find(|p| p.info.name == sink.plugin));
-                    let p = match reused {
-                        Some(p) => p.clone(),
-                        None => load_one(&dirs, config, sink)?,
-                    };
+                    let p = load_one(&dirs, config, sink, old)?;
                     plugins.push(p.clone());
                     p
                 }
@@ -133,6 +129,7 @@ impl Sinks {
     /// Starts each plugin's process-wide part once, with the settings of its
     /// first instance; on failure stops those already started.
     pub fn start(&self, config: &Config) -> anyhow::Result<()> {
+        plugin_host::allow_secrets_of(config);
         for (i, plugin) in self.plugins.iter().enumerate() {
             let Some((sink, _)) = self
                 .instances
@@ -207,6 +204,7 @@ fn load_one(
     dirs: &[loader::SearchDir],
     config: &Config,
     sink: &SinkConfig,
+    old: Option<&Plugin>,
 ) -> anyhow::Result<Plugin> {
     let plugin = loader::find(&sink.plugin, dirs).with_context(|| {
         if sink.plugin == sink.name {
@@ -223,13 +221,27 @@ fn load_one(
             )
         }
     })?;
-    log::info!(
-        "plugin={} {} loaded from {} (plugin-api {})",
-        plugin.info.name,
-        plugin.info.version,
-        plugin.path.display(),
-        plugin.info.api_version
-    );
+    match old {
+        Some(old) if old.fingerprint == plugin.fingerprint && old.path == plugin.path => {
+            return Ok(plugin)
+        }
+        Some(old) => log::info!(
+            "plugin={} replaced: {} from {} is now {} from {} (plugin-api {}); the old library stays loaded, unused (libraries are never unloaded)",
+            plugin.info.name,
+            old.version_label(),
+            old.path.display(),
+            plugin.version_label(),
+            plugin.path.display(),
+            plugin.info.api_version
+        ),
+        None => log::info!(
+            "plugin={} {} loaded from {} (plugin-api {})",
+            plugin.info.name,
+            plugin.version_label(),
+            plugin.path.display(),
+            plugin.info.api_version
+        ),
+    }
     log::debug!(
         "plugin={} revision {} capabilities {}",
         plugin.info.name,

@@ -14,9 +14,8 @@ mod services;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
 use idic_plugin_api::{
-    ErrorKind, Field, HostServices, LogLevel, OpenContext, Plugin, Point, Row, Sink, Tag, Value,
+    testing, ErrorKind, Field, OpenContext, Plugin, Point, Row, Sink, Tag, Value,
 };
 use influxd::Influxd;
 use influxdb::{Influxdb, InfluxdbSink};
@@ -24,35 +23,8 @@ use serde_json::json;
 
 const T0: i64 = 1_700_000_000;
 
-extern "C" fn host_log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-
-/// Resolves `$env:NAME` like the host does.
-extern "C" fn secret(value: RStr<'_>) -> RResult<RString, RString> {
-    match value.as_str().strip_prefix("$env:") {
-        Some(name) => match std::env::var(name) {
-            Ok(v) => RResult::ROk(v.into()),
-            Err(_) => RResult::RErr(format!("environment variable {name} is not set").into()),
-        },
-        None => RResult::ROk(value.into()),
-    }
-}
-
 fn ctx(cluster: &str, section: &str) -> OpenContext {
-    OpenContext {
-        plugin_name: "influxdb".into(),
-        cluster: cluster.into(),
-        onefs_version: "9.11.0.0".into(),
-        plugin_config: section.into(),
-        cluster_config: "".into(),
-        global_config: "".into(),
-        stats: Default::default(),
-        host: HostServices {
-            log: host_log,
-            max_level: LogLevel::Debug,
-            resolve_secret: secret,
-        },
-        extra: "{}".into(),
-    }
+    testing::open_context("influxdb", cluster, section)
 }
 
 fn section(server: &Influxd, db: &str, extra: &str) -> String {

@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
 use idic_plugin_api::{
-    ErrorKind, Field, HostServices, LogLevel, OpenContext, Plugin, Point, Row, Sink, Tag, Value,
+    testing, ErrorKind, Field, OpenContext, Plugin, Point, Row, Sink, Tag, Value,
 };
 use influxdbv2::{Influxdbv2, Influxdbv2Sink};
 
@@ -217,35 +216,8 @@ fn decode(s: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-extern "C" fn host_log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-
-/// Resolves `$env:NAME` like the host does.
-extern "C" fn secret(value: RStr<'_>) -> RResult<RString, RString> {
-    match value.as_str().strip_prefix("$env:") {
-        Some(name) => match std::env::var(name) {
-            Ok(v) => RResult::ROk(v.into()),
-            Err(_) => RResult::RErr(format!("environment variable {name} is not set").into()),
-        },
-        None => RResult::ROk(value.into()),
-    }
-}
-
 fn ctx(section: &str) -> OpenContext {
-    OpenContext {
-        plugin_name: "influxdbv2".into(),
-        cluster: "c1".into(),
-        onefs_version: "9.11.0.0".into(),
-        plugin_config: section.into(),
-        cluster_config: "".into(),
-        global_config: "".into(),
-        stats: Default::default(),
-        host: HostServices {
-            log: host_log,
-            max_level: LogLevel::Error,
-            resolve_secret: secret,
-        },
-        extra: "{}".into(),
-    }
+    testing::open_context("influxdbv2", "c1", section)
 }
 
 fn section(port: u16, extra: &str) -> String {

@@ -13,7 +13,9 @@ mod output;
 
 use std::sync::Arc;
 
-use idic_plugin_api::{export_plugin, OpenContext, Plugin, Point, Sink, SinkError};
+use idic_plugin_api::{
+    conversation, export_plugin, ErrorKind, OpenContext, Plugin, Point, Sink, SinkError,
+};
 
 use config::Config;
 use output::Output;
@@ -36,6 +38,19 @@ impl Plugin for Jsonl {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str =
         "writes every point as one JSON line to a file or standard output";
+
+    /// `check-config`: the section's keys and types (an unknown key is an
+    /// error, as at open); the output file is not opened.
+    fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        if command != conversation::CHECK_CONFIG {
+            return Err(SinkError::new(
+                ErrorKind::Unsupported,
+                format!("unknown control command {command:?}"),
+            ));
+        }
+        Config::parse(payload).map_err(SinkError::config)?;
+        Ok(conversation::check_config_answer(&[]))
+    }
 
     fn open(&self, ctx: &OpenContext) -> Result<JsonlSink, SinkError> {
         let config = Config::parse(&ctx.plugin_config).map_err(SinkError::config)?;
@@ -87,31 +102,25 @@ export_plugin!(Jsonl);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
-    use idic_plugin_api::{ErrorKind, Field, HostServices, LogLevel, Row, Tag, Value};
+    use idic_plugin_api::{testing, Field, Row, Tag, Value};
 
-    extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-
-    extern "C" fn secret(value: RStr<'_>) -> RResult<RString, RString> {
-        RResult::ROk(value.into())
+    #[test]
+    fn check_config_refuses_an_unknown_key_and_accepts_a_good_section() {
+        let err = Jsonl.control("check-config", "pth = \"x\"").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Config);
+        assert!(
+            err.message.contains("unknown field `pth`"),
+            "{}",
+            err.message
+        );
+        let ok = Jsonl.control("check-config", "path = \"-\"").unwrap();
+        assert_eq!(ok, "{\"warnings\":[]}");
+        let other = Jsonl.control("reopen", "").unwrap_err();
+        assert_eq!(other.kind, ErrorKind::Unsupported);
     }
 
     fn ctx(cluster: &str, section: &str) -> OpenContext {
-        OpenContext {
-            plugin_name: "jsonl".into(),
-            cluster: cluster.into(),
-            onefs_version: "9.11.0.0".into(),
-            plugin_config: section.into(),
-            cluster_config: "".into(),
-            global_config: "".into(),
-            stats: Default::default(),
-            host: HostServices {
-                log,
-                max_level: LogLevel::Error,
-                resolve_secret: secret,
-            },
-            extra: "{}".into(),
-        }
+        testing::open_context("jsonl", cluster, section)
     }
 
     fn point(value: f64) -> Point {
@@ -123,6 +132,20 @@ mod tests {
                 fields: vec![Field::new("value", Value::Float(value))].into(),
             }]
             .into(),
+        }
+    }
+
+    #[test]
+    fn the_kit_lifecycle_writes_every_sample_shape_as_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let section = format!("path = {:?}", path.display().to_string());
+        testing::exercise::<Jsonl>(&section).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let points = 2 * testing::sample_points(0).len();
+        assert_eq!(text.lines().count(), points, "{text}");
+        for line in text.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
         }
     }
 

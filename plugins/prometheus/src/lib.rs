@@ -66,7 +66,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use idic_plugin_api::{export_plugin, OpenContext, Plugin, Point, Sink, SinkError, StartContext};
+use idic_plugin_api::{
+    conversation, export_plugin, ErrorKind, OpenContext, Plugin, Point, Sink, SinkError,
+    StartContext,
+};
 
 pub use config::{Config, SdConfig};
 use endpoint::{Credentials, Endpoint};
@@ -114,6 +117,19 @@ impl Plugin for Prometheus {
     /// service and the per-cluster ports are process-wide, so one instance.
     fn capabilities(&self) -> String {
         r#"{"replay": false, "max_instances": 1}"#.to_string()
+    }
+
+    /// `check-config`: the section's keys and types, with unknown keys as
+    /// warnings; nothing is bound.
+    fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        if command != conversation::CHECK_CONFIG {
+            return Err(SinkError::new(
+                ErrorKind::Unsupported,
+                format!("unknown control command {command:?}"),
+            ));
+        }
+        let (_, warnings) = Config::parse(payload).map_err(SinkError::config)?;
+        Ok(conversation::check_config_answer(&warnings))
     }
 
     fn start(&self, ctx: &StartContext) -> Result<(), SinkError> {
@@ -358,43 +374,30 @@ fn bind_hint(e: &std::io::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
-    use idic_plugin_api::{Field, HostServices, LogLevel, Row, Tag, Value};
+    use idic_plugin_api::{testing, Field, Row, Tag, Value};
     use std::io::{Read, Write};
     use std::net::TcpStream;
 
-    extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-    extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> {
-        RResult::ROk(v.into())
+    #[test]
+    fn check_config_warns_about_unknown_keys_without_binding_anything() {
+        let answer = Prometheus::default()
+            .control("check-config", "listen = \"x\"")
+            .unwrap();
+        assert!(
+            answer.contains("unknown key \\\"listen\\\" ignored"),
+            "{answer}"
+        );
     }
 
     fn open_ctx(cluster: &str) -> OpenContext {
         OpenContext {
-            plugin_name: "prometheus".into(),
-            cluster: cluster.into(),
-            onefs_version: "9.11.0.0".into(),
-            plugin_config: "".into(),
             cluster_config: "prometheus_port = 0\n".into(),
-            global_config: "".into(),
-            stats: Default::default(),
-            host: HostServices {
-                log,
-                max_level: LogLevel::Error,
-                resolve_secret: secret,
-            },
-            extra: "{}".into(),
+            ..testing::open_context("prometheus", cluster, "")
         }
     }
 
     fn start_ctx() -> StartContext {
-        StartContext {
-            plugin_name: "prometheus".into(),
-            config: "".into(),
-            plugin_config: "".into(),
-            clusters: Default::default(),
-            host: open_ctx("").host,
-            extra: "{}".into(),
-        }
+        testing::start_context("prometheus", "")
     }
 
     /// The threads of the plugin's runtime (the only one named so in this test

@@ -1,4 +1,5 @@
-//! The harness: a stub host (contexts, `$env:` secrets), points shaped like the
+//! The harness: the host of `idic_plugin_api::testing` (contexts, `$env:`
+//! secrets) shaped for these tests, points shaped like the
 //! host's decoded OneFS answers, and small HTTP helpers. Everything runs on
 //! loopback.
 
@@ -9,45 +10,25 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
+use idic_plugin_api::abi_stable::std_types::RString;
 use idic_plugin_api::{
-    Field, HostServices, LogLevel, OpenContext, Point, Row, StartContext, StatInfo, Tag, Value,
+    testing, Field, HostServices, OpenContext, Point, Row, StartContext, StatInfo, Tag, Value,
 };
 
-extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-
-extern "C" fn secret(value: RStr<'_>) -> RResult<RString, RString> {
-    match value.as_str().strip_prefix("$env:") {
-        Some(name) => match std::env::var(name) {
-            Ok(v) => RResult::ROk(v.into()),
-            Err(_) => RResult::RErr(format!("environment variable {name} is not set").into()),
-        },
-        None => RResult::ROk(value.into()),
-    }
-}
-
-/// Host services as the real host gives them (without the log).
+/// Host services as the real host gives them (`$env:` secrets; the log is
+/// recorded by the kit).
 pub fn host() -> HostServices {
-    HostServices {
-        log,
-        max_level: LogLevel::Error,
-        resolve_secret: secret,
-    }
+    testing::host_services()
 }
 
 /// The context of `open` for `cluster` with the `[prometheus]` section `section`
 /// and the `[[cluster]]` table `table`.
 pub fn ctx(cluster: &str, section: &str, table: &str, stats: Vec<StatInfo>) -> OpenContext {
     OpenContext {
-        plugin_name: "prometheus".into(),
-        cluster: cluster.into(),
-        onefs_version: "9.11.0.0".into(),
-        plugin_config: section.into(),
         cluster_config: table.into(),
         global_config: "".into(),
         stats: stats.into(),
-        host: host(),
-        extra: "{}".into(),
+        ..testing::open_context("prometheus", cluster, section)
     }
 }
 
@@ -55,12 +36,10 @@ pub fn ctx(cluster: &str, section: &str, table: &str, stats: Vec<StatInfo>) -> O
 /// enabled cluster tables.
 pub fn start_ctx(config: &str, clusters: &[&str]) -> StartContext {
     StartContext {
-        plugin_name: "prometheus".into(),
         config: config.into(),
         plugin_config: "".into(),
         clusters: clusters.iter().map(|c| RString::from(*c)).collect(),
-        host: host(),
-        extra: "{}".into(),
+        ..testing::start_context("prometheus", "")
     }
 }
 

@@ -139,7 +139,6 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
 
     let config = Config {
         path: path.to_path_buf(),
-        text: text.to_string(),
         table,
         global,
         logging: raw.logging,
@@ -373,7 +372,11 @@ fn clusters(
         }
         let toml = tables
             .get(i)
-            .map(|t| toml::to_string(t).unwrap_or_default())
+            .map(|t| {
+                let mut t: toml::Table = (*t).clone();
+                super::without_password(&mut t);
+                toml::to_string(&t).unwrap_or_default()
+            })
             .unwrap_or_default();
         out.push(Cluster {
             hostname: hostname.to_string(),

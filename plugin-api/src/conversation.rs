@@ -1,0 +1,51 @@
+//! The conversations that travel as JSON through `capabilities()` and
+//! `control()`: their names and the shapes of their answers (the registry is
+//! `docs/PLUGINS.md`). Pure helpers, no part of the checked layout.
+
+/// The `control` command with which `idic check-config` asks a plugin to check
+/// one sink's settings without connecting anywhere. The payload is the settings
+/// as TOML text, exactly what `plugin_config` would hold (the `[<name>]` section,
+/// or a `[sink.NAME]` table without its `plugin` key). Answer `Ok` with
+/// [`check_config_answer`] (warnings, e.g. unknown keys, which idic prints and
+/// `--strict` makes fatal), or `Err(SinkError::config(..))` naming the setting
+/// that is wrong (a bad type, a missing required key).
+pub const CHECK_CONFIG: &str = "check-config";
+
+/// The answer to [`CHECK_CONFIG`]: `{"warnings":["...", ...]}`.
+pub fn check_config_answer(warnings: &[String]) -> String {
+    let items: Vec<String> = warnings.iter().map(|w| json_string(w)).collect();
+    format!("{{\"warnings\":[{}]}}", items.join(","))
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_config_answer_escapes_quotes_and_control_characters() {
+        assert_eq!(check_config_answer(&[]), "{\"warnings\":[]}");
+        assert_eq!(
+            check_config_answer(&["[x] unknown key \"a\\b\"\n\u{1}".to_string()]),
+            "{\"warnings\":[\"[x] unknown key \\\"a\\\\b\\\"\\n\\u0001\"]}"
+        );
+    }
+}
