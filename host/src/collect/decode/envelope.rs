@@ -6,7 +6,7 @@
 use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 use serde_json::Value as Json;
 
-use super::json::{Expect, Shape, Text};
+use super::json::{self, Expect, Shape, Text};
 use super::DecodeError;
 
 /// Reads the elements of the envelope's array.
@@ -18,14 +18,26 @@ pub(super) trait Elements<'de> {
     fn next<A: SeqAccess<'de>>(&mut self, seq: &mut A) -> Result<bool, A::Error>;
 }
 
+/// Reads a whole answer, handing the elements of its `array` key to `elements`;
+/// an error when the body is not JSON or not such an answer as a whole.
+pub(super) fn read<'de, E: Elements<'de>>(
+    body: &'de [u8],
+    array: &'static str,
+    elements: E,
+) -> Result<(), DecodeError> {
+    json::read_body(body, Expect(Envelope { array, elements }))
+        .map_err(|e| DecodeError::NotJson(e.to_string()))?
+        .check(array)
+}
+
 /// An answer's envelope: the `array` key's elements go to `elements`.
-pub(super) struct Envelope<E> {
-    pub array: &'static str,
-    pub elements: E,
+struct Envelope<E> {
+    array: &'static str,
+    elements: E,
 }
 
 /// What the envelope held.
-pub(super) enum Outcome {
+enum Outcome {
     Object {
         errors: Option<Json>,
         found: bool,
@@ -61,7 +73,7 @@ impl<'de, E: Elements<'de>> Shape<'de> for Envelope<E> {
 impl Outcome {
     /// Whether the answer was usable as a whole: an object with the `array`
     /// key's array and no `errors`.
-    pub fn check(self, array: &str) -> Result<(), DecodeError> {
+    fn check(self, array: &str) -> Result<(), DecodeError> {
         match self {
             Outcome::Other(kind) => Err(DecodeError::Shape(format!(
                 "answer is {kind}, not a json object"

@@ -45,7 +45,7 @@ use std::fmt;
 use idic_plugin_api::{Field, Point, Row, Tag, Value};
 use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 
-use envelope::{Elements, Envelope};
+use envelope::Elements;
 use json::{Expect, Scalar, Shape, Text};
 use value::Item;
 
@@ -143,19 +143,12 @@ pub enum DecodeError {
 /// [`Options::include_degraded`] is set. Every number is a [`Value::Float`].
 pub fn current(body: &[u8], opts: &Options) -> Result<Decoded, DecodeError> {
     let mut out = Decoded::default();
-    let envelope = json::read_body(
-        body,
-        Expect(Envelope {
-            array: "stats",
-            elements: Entries {
-                opts,
-                out: &mut out,
-                unavailable: BTreeSet::new(),
-            },
-        }),
-    )
-    .map_err(|e| DecodeError::NotJson(e.to_string()))?;
-    envelope.check("stats")?;
+    let entries = Entries {
+        opts,
+        out: &mut out,
+        unavailable: BTreeSet::new(),
+    };
+    envelope::read(body, "stats", entries)?;
     Ok(out)
 }
 

@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use idic_plugin_api::{Field, Point, Row, Tag, Value};
 use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 
-use super::envelope::{Elements, Envelope};
-use super::json::{self, Expect, Scalar, Shape, Text};
+use super::envelope::{self, Elements};
+use super::json::{Expect, Scalar, Shape, Text};
 use super::{DecodeError, Decoded, Options, Problem};
 
 /// Which summary endpoint an answer came from.
@@ -31,20 +31,13 @@ pub enum SummaryKind {
 /// a field; no `degraded` tag (gostats adds none to summary points).
 pub fn summary(kind: SummaryKind, body: &[u8], opts: &Options) -> Result<Decoded, DecodeError> {
     let mut out = Decoded::default();
-    let envelope = json::read_body(
-        body,
-        Expect(Envelope {
-            array: kind.answer_key(),
-            elements: Rows {
-                kind,
-                opts,
-                out: &mut out,
-                index: 0,
-            },
-        }),
-    )
-    .map_err(|e| DecodeError::NotJson(e.to_string()))?;
-    envelope.check(kind.answer_key())?;
+    let rows = Rows {
+        kind,
+        opts,
+        out: &mut out,
+        index: 0,
+    };
+    envelope::read(body, kind.answer_key(), rows)?;
     Ok(out)
 }
 
