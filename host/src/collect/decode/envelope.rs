@@ -6,7 +6,7 @@
 use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 use serde_json::Value as Json;
 
-use super::json::{self, Expect, Shape, Text};
+use super::json::{self, Expect, Scalar, Shape, Text};
 use super::DecodeError;
 
 /// Reads the elements of the envelope's array.
@@ -65,8 +65,8 @@ impl<'de, E: Elements<'de>> Shape<'de> for Envelope<E> {
         Ok(Outcome::Object { errors, found })
     }
 
-    fn other(self, kind: &'static str) -> Outcome {
-        Outcome::Other(kind)
+    fn other(self, value: Scalar<'de>) -> Outcome {
+        Outcome::Other(value.kind())
     }
 }
 
@@ -104,7 +104,7 @@ impl<'de, E: Elements<'de>> Shape<'de> for Array<'_, E> {
         Ok(true)
     }
 
-    fn other(self, _kind: &'static str) -> bool {
+    fn other(self, _value: Scalar<'de>) -> bool {
         false
     }
 }

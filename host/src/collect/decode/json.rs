@@ -7,7 +7,8 @@
 //!   field (a number, a string, or only the kind of anything larger).
 //! - [`Text`]: a string borrowed from the body when it has no escapes.
 //! - [`Shape`] and [`Expect`]: "this should be an object (or an array); anything
-//!   else is reported by its kind", for the envelope, entries and rows.
+//!   else is handed over as a [`Scalar`]", for the envelope, entries, rows,
+//!   values and [`Scalar`] itself: the one visitor of any JSON value.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -30,26 +31,27 @@ pub(super) enum Scalar<'de> {
 /// A string from the body, borrowed when it has no escapes.
 pub(super) struct Text<'de>(pub Cow<'de, str>);
 
-/// What to do with a value that should be an object or an array; anything else
-/// (and, by default, the other of the two) becomes [`Shape::other`] with the
-/// value's kind, after the value was read past.
+/// What to do with a JSON value, by its kind: this crate's one serde visitor
+/// for "any value". An object or array goes to [`Shape::object`] or
+/// [`Shape::array`]; by default it is read past and handed to [`Shape::other`]
+/// as [`Scalar::Nested`], as every other value is handed over as its [`Scalar`].
 pub(super) trait Shape<'de>: Sized {
     type Out;
 
     /// The value is an object.
     fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
         drain_map(map)?;
-        Ok(self.other("an object"))
+        Ok(self.other(Scalar::Nested("an object")))
     }
 
     /// The value is an array.
     fn array<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Out, A::Error> {
         drain_seq(seq)?;
-        Ok(self.other("an array"))
+        Ok(self.other(Scalar::Nested("an array")))
     }
 
-    /// The value is of another kind ("null", "a number", ...).
-    fn other(self, kind: &'static str) -> Self::Out;
+    /// The value is of another kind (see [`Scalar::kind`]).
+    fn other(self, value: Scalar<'de>) -> Self::Out;
 }
 
 /// Reads one value with a [`Shape`].
@@ -82,6 +84,18 @@ impl<'de> Scalar<'de> {
             Scalar::Bool(_) => None,
             Scalar::Float(x) if !x.is_finite() => None,
             _ => self.as_i64().or_else(|| self.as_f64().map(|x| x as i64)),
+        }
+    }
+
+    /// The value's kind, for messages: "null", "a boolean", "a number",
+    /// "a string", "an array" or "an object".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Null => "null",
+            Scalar::Bool(_) => "a boolean",
+            Scalar::Int(_) | Scalar::UInt(_) | Scalar::Float(_) => "a number",
+            Scalar::Str(_) => "a string",
+            Scalar::Nested(kind) => kind,
         }
     }
 
@@ -126,63 +140,18 @@ impl fmt::Display for Scalar<'_> {
 
 impl<'de> de::Deserialize<'de> for Scalar<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor)
+        Expect(KeepScalar).deserialize(d)
     }
 }
 
-struct ScalarVisitor;
+/// Reads any value as a [`Scalar`]: arrays and objects are read past and named.
+struct KeepScalar;
 
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar<'de>;
+impl<'de> Shape<'de> for KeepScalar {
+    type Out = Scalar<'de>;
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(Scalar::Bool(b))
-    }
-
-    fn visit_i64<E>(self, i: i64) -> Result<Self::Value, E> {
-        Ok(Scalar::Int(i))
-    }
-
-    fn visit_u64<E>(self, u: u64) -> Result<Self::Value, E> {
-        Ok(Scalar::UInt(u))
-    }
-
-    fn visit_f64<E>(self, x: f64) -> Result<Self::Value, E> {
-        Ok(Scalar::Float(x))
-    }
-
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Owned(s)))
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Scalar::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Scalar::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        drain_seq(seq)?;
-        Ok(Scalar::Nested("an array"))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        drain_map(map)?;
-        Ok(Scalar::Nested("an object"))
+    fn other(self, value: Scalar<'de>) -> Scalar<'de> {
+        value
     }
 }
 
@@ -231,32 +200,40 @@ impl<'de, S: Shape<'de>> Visitor<'de> for ShapeVisitor<S> {
         f.write_str("any JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(self.0.other("a boolean"))
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(self.0.other(Scalar::Bool(b)))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(self.0.other("a number"))
+    fn visit_i64<E>(self, i: i64) -> Result<Self::Value, E> {
+        Ok(self.0.other(Scalar::Int(i)))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(self.0.other("a number"))
+    fn visit_u64<E>(self, u: u64) -> Result<Self::Value, E> {
+        Ok(self.0.other(Scalar::UInt(u)))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(self.0.other("a number"))
+    fn visit_f64<E>(self, x: f64) -> Result<Self::Value, E> {
+        Ok(self.0.other(Scalar::Float(x)))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(self.0.other("a string"))
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(self.0.other(Scalar::Str(Cow::Borrowed(s))))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(self.0.other(Scalar::Str(Cow::Owned(s.to_owned()))))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(self.0.other(Scalar::Str(Cow::Owned(s))))
     }
 
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(self.0.other("null"))
+        Ok(self.0.other(Scalar::Null))
     }
 
     fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(self.0.other("null"))
+        Ok(self.0.other(Scalar::Null))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {

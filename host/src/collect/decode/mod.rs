@@ -277,11 +277,11 @@ impl<'de> Shape<'de> for EntrySeed<'_, '_> {
         Ok(())
     }
 
-    fn other(self, kind: &'static str) {
+    fn other(self, value: Scalar<'de>) {
         self.0.out.problems.push(Problem::Unusable {
             key: String::new(),
             devid: 0,
-            why: format!("entry is {kind}, not an object"),
+            why: format!("entry is {}, not an object", value.kind()),
         });
     }
 }

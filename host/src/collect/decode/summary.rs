@@ -227,8 +227,8 @@ impl<'de> Shape<'de> for RowSeed<'_> {
         Ok(self.point(time, tags, fields))
     }
 
-    fn other(self, kind: &'static str) -> Self::Out {
-        Err(format!("{kind}, not an object"))
+    fn other(self, value: Scalar<'de>) -> Self::Out {
+        Err(format!("{}, not an object", value.kind()))
     }
 }
 
@@ -299,7 +299,7 @@ impl<'de> Shape<'de> for Nested<'_, '_, 'de> {
         Ok(())
     }
 
-    fn other(mut self, _kind: &'static str) {
+    fn other(mut self, _value: Scalar<'de>) {
         self.clear();
     }
 }

@@ -9,11 +9,10 @@
 //! without `preserve_order`), so dashboards and golden files see no change.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess};
 
-use super::json::Text;
+use super::json::{drain_seq, Expect, Scalar, Shape, Text};
 
 /// A row being built: tags and fields in insertion order, a repeated key
 /// replacing the earlier value in place. Strings borrow from the body.
@@ -108,58 +107,19 @@ impl<'de> Draft<'de> {
 
 impl<'de> de::Deserialize<'de> for Item<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ItemVisitor)
+        Expect(ItemShape).deserialize(d)
     }
 }
 
-struct ItemVisitor;
+/// Reads any value as an [`Item`].
+struct ItemShape;
 
-impl<'de> Visitor<'de> for ItemVisitor {
-    type Value = Item<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(Item::Number(if b { 1.0 } else { 0.0 }))
-    }
-
-    fn visit_i64<E>(self, i: i64) -> Result<Self::Value, E> {
-        Ok(Item::Number(i as f64))
-    }
-
-    fn visit_u64<E>(self, u: u64) -> Result<Self::Value, E> {
-        Ok(Item::Number(u as f64))
-    }
-
-    fn visit_f64<E>(self, x: f64) -> Result<Self::Value, E> {
-        Ok(Item::Number(x))
-    }
-
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(Item::Str(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Item::Str(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
-        Ok(Item::Str(Cow::Owned(s)))
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Item::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Item::Null)
-    }
+impl<'de> Shape<'de> for ItemShape {
+    type Out = Item<'de>;
 
     /// One draft per element (several for an element that is a map with lists);
     /// a string with no name to tag it spoils the list.
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Item<'de>, A::Error> {
         let mut drafts = Vec::new();
         while let Some(item) = seq.next_element::<Item>()? {
             let more = match item {
@@ -175,7 +135,7 @@ impl<'de> Visitor<'de> for ItemVisitor {
             match more {
                 Ok(rows) => drafts.extend(rows),
                 Err(why) => {
-                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    drain_seq(seq)?;
                     return Ok(Item::List(Err(why)));
                 }
             }
@@ -185,12 +145,20 @@ impl<'de> Visitor<'de> for ItemVisitor {
 
     /// A map's scalars (nested maps merged in) and, if it holds lists, their
     /// rows, taken in key order.
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<Item<'de>, A::Error> {
         let mut entries: Vec<(Cow<'de, str>, Item<'de>)> = Vec::new();
         while let Some(Text(key)) = map.next_key::<Text>()? {
             entries.push((key, map.next_value::<Item>()?));
         }
         Ok(Item::Map(split_map(entries)))
+    }
+
+    /// A number or boolean is a number, a string a string; null is null.
+    fn other(self, value: Scalar<'de>) -> Item<'de> {
+        match value {
+            Scalar::Str(s) => Item::Str(s),
+            value => value.as_f64().map_or(Item::Null, Item::Number),
+        }
     }
 }
 
