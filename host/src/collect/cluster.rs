@@ -303,11 +303,7 @@ impl CycleError {
     fn decode(answer: &onefs::Answer, e: decode::DecodeError) -> CycleError {
         match e {
             decode::DecodeError::NotJson(why) => {
-                CycleError::Onefs(onefs::Error::Malformed(format!(
-                    "GET {}: the answer is not valid JSON ({why}); it starts with {:?}",
-                    answer.path,
-                    onefs::excerpt(&answer.body)
-                )))
+                CycleError::Onefs(onefs::not_json(&answer.path, &answer.body, why))
             }
             decode::DecodeError::Shape(why) => CycleError::Decode(why),
         }

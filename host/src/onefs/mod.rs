@@ -190,12 +190,16 @@ pub struct Answer {
 
 /// Parses the body of `GET path` as JSON.
 pub fn parse_json(path: &str, body: &[u8]) -> Result<Value, Error> {
-    serde_json::from_slice(body).map_err(|e| {
-        Error::Malformed(format!(
-            "GET {path}: the answer is not valid JSON ({e}); it starts with {:?}",
-            excerpt(body)
-        ))
-    })
+    serde_json::from_slice(body).map_err(|e| not_json(path, body, e))
+}
+
+/// The error for a body of `GET path` that is not JSON: the parser's words
+/// (`why`) and how the body starts.
+pub fn not_json(path: &str, body: &[u8], why: impl std::fmt::Display) -> Error {
+    Error::Malformed(format!(
+        "GET {path}: the answer is not valid JSON ({why}); it starts with {:?}",
+        excerpt(body)
+    ))
 }
 
 /// The first 200 characters of a body, on one line, for messages.
