@@ -1,7 +1,9 @@
 //! The process' own limits: the open-file limit, raised at start to the hard
 //! limit (as Go's runtime does), because a thousand clusters plus a thousand
-//! Prometheus listeners exceed the usual soft limit of 1,024; and transparent
-//! huge pages, turned off for idic, because they make a small heap look large.
+//! Prometheus listeners exceed the usual soft limit of 1,024; glibc's malloc,
+//! tuned for the plugins (which allocate with it) to give memory back; and
+//! transparent huge pages, turned off for idic, because they make a small heap
+//! look large.
 
 /// File descriptors idic may need: a connection per cluster, a listener per
 /// cluster for the Prometheus sink, four per cluster and sink for a disk buffer
