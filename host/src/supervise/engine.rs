@@ -3,9 +3,10 @@
 //! config changes do to them.
 //!
 //! Threads: two tokio workers run every cluster task, every sink writer and all
-//! OneFS I/O; blocking work (sink calls, decoding, name lookups) runs on tokio's
-//! blocking threads behind the bounded pools of `pool.rs`, whose sizes are the
-//! runtime's blocking-thread limit. None of it grows with clusters or sinks.
+//! OneFS I/O; blocking work (sink calls, decoding large answers, name lookups,
+//! disk syncs) runs on tokio's blocking threads behind the bounded pools of
+//! `pool.rs`, whose sizes for the first config are the runtime's blocking-thread
+//! limit (a reload cannot raise it). None of it grows with clusters or sinks.
 //!
 //! SIGTERM/SIGINT stop polling, let queued batches drain (bounded) and exit 0.
 //! SIGHUP or a change of the config file (debounced) parses the new file first: on
@@ -107,6 +108,8 @@ fn start_sinks(
 }
 
 async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
+    // The runtime's blocking threads were sized for the first config's pools.
+    let sink_threads = config.global.sink_workers;
     let mut sinks = start_sinks(cli, &config, None)?;
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
@@ -114,7 +117,7 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
     let mut stamp = file_stamp(&config.path);
     loop {
         let config_arc = Arc::new(config.clone());
-        let running = Running::start(cli, &config_arc, &sinks);
+        let running = Running::start(cli, &config_arc, &sinks, sink_threads);
         log::info!(
             "collecting from {} clusters into plugin={}",
             running.tasks.len(),
@@ -191,10 +194,16 @@ struct Running {
 }
 
 impl Running {
-    fn start(cli: &Cli, config: &Arc<Config>, sinks: &Sinks) -> Running {
+    /// Starts collecting with `config`; at most `sink_threads` sink calls run at
+    /// once, the number the runtime's blocking threads were sized for.
+    fn start(cli: &Cli, config: &Arc<Config>, sinks: &Sinks, sink_threads: usize) -> Running {
         let stop = CancellationToken::new();
         let writers = Writers::default();
-        let pools = Pools::new(config.global.sink_workers);
+        let wanted = config.global.sink_workers;
+        if wanted > sink_threads {
+            log::warn!("sink_workers = {wanted} takes effect at the next restart: the threads for sink calls are set at start; until then at most {sink_threads} run at once");
+        }
+        let pools = Pools::new(wanted.min(sink_threads));
         let tls = Arc::new(TlsConfigs::default());
         let cap = Duration::from_secs(config.global.max_backoff.max(1));
         let start_spread = cluster::start_spread(config.enabled_clusters().count());
