@@ -398,10 +398,10 @@ fn decode_entry(
         }
         let mut tags = base.clone();
         for (k, v) in &draft.tags {
-            set_tag(&mut tags, k, v);
+            value::set(&mut tags, k, v);
         }
         if opts.include_degraded {
-            set_tag(&mut tags, "degraded", degraded);
+            value::set(&mut tags, "degraded", degraded);
         }
         let dropped = tags
             .iter()
@@ -426,14 +426,6 @@ fn decode_entry(
     } else if fieldless {
         out.problems
             .push(unusable("value holds no numbers".to_string()));
-    }
-}
-
-/// Sets a tag, replacing an earlier one of the same name in place.
-fn set_tag<'a>(tags: &mut Vec<(&'a str, &'a str)>, key: &'a str, value: &'a str) {
-    match tags.iter_mut().find(|(k, _)| *k == key) {
-        Some(slot) => slot.1 = value,
-        None => tags.push((key, value)),
     }
 }
 

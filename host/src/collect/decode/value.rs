@@ -77,10 +77,7 @@ impl<'de> Draft<'de> {
     }
 
     fn tag(&mut self, key: Cow<'de, str>, value: Cow<'de, str>) {
-        match self.tags.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.tags.push((key, value)),
-        }
+        set(&mut self.tags, key, value);
     }
 
     /// Sets a field; `time` is never a field (it is the point's timestamp).
@@ -88,10 +85,7 @@ impl<'de> Draft<'de> {
         if key == "time" {
             return;
         }
-        match self.fields.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.fields.push((key, value)),
-        }
+        set(&mut self.fields, key, value);
     }
 
     /// Sets every tag and field of `other` over this draft's.
@@ -187,6 +181,14 @@ fn split_map<'de>(mut entries: Vec<(Cow<'de, str>, Item<'de>)>) -> MapRows<'de> 
         }
     }
     Ok((own, nested))
+}
+
+/// Sets `key` to `value`, replacing an earlier value of the same key in place.
+pub(super) fn set<K: PartialEq, V>(list: &mut Vec<(K, V)>, key: K, value: V) {
+    match list.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => list.push((key, value)),
+    }
 }
 
 /// A string quoted and cut to a length fit for a log line.
