@@ -1,8 +1,8 @@
 //! Summary answers (`/platform/3/statistics/summary/{protocol,client,drive}`):
 //! which endpoint, which measurement, and exactly which tags and fields each row
 //! gives. Rows are read one by one from the body's bytes into fixed slots (an
-//! answer may hold thousands); the shared rules (error bodies, numbers as
-//! floats) live in the parent.
+//! answer may hold thousands); the shared rules live beside it (error bodies in
+//! `envelope.rs`, numbers as floats in `json.rs`).
 
 use std::borrow::Cow;
 
