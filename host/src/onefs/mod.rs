@@ -203,7 +203,7 @@ pub fn not_json(path: &str, body: &[u8], why: impl std::fmt::Display) -> Error {
 }
 
 /// The first 200 characters of a body, on one line, for messages.
-pub fn excerpt(body: &[u8]) -> String {
+fn excerpt(body: &[u8]) -> String {
     let head = &body[..body.len().min(800)];
     let text = String::from_utf8_lossy(head);
     let mut s: String = text.chars().take(200).collect();
