@@ -180,49 +180,35 @@ impl Delivery {
         let mut state = s.lock();
         let seq = state.next_seq;
         state.next_seq += 1;
-        let cache = state.entries.len() < 2;
-        let mut entry = Entry {
-            seq,
-            batch: None,
-            loc: None,
-            bytes: 0,
+        // While the writer keeps up (fewer than two batches waiting), a disk
+        // record's batch also stays in memory so that the writer need not read
+        // it back; the budget counts its segment bytes, not this copy.
+        let keep_in_memory = state.entries.len() < 2;
+        let (loc, bytes) = match (state.log.as_mut(), &s.settings.disk) {
+            (Some(log), Some(disk)) => {
+                let mut buf = Vec::new();
+                codec::encode(&batch, &mut buf);
+                (s.append(log, disk, seq, &buf), buf.len())
+            }
+            _ => (None, codec::encoded_len(&batch)),
         };
-        if let (Some(log), Some(disk)) = (state.log.as_mut(), &s.settings.disk) {
-            let mut buf = Vec::with_capacity(codec::encoded_len(&batch));
-            codec::encode(&batch, &mut buf);
-            let before = log.bytes();
-            match log.append(seq, &buf) {
-                Ok(loc) => {
-                    s.settings.budget.add(log.bytes().saturating_sub(before));
-                    disk.syncer.mark(log.sync_handles());
-                    entry.loc = Some(loc);
-                    if disk.failing.swap(false, Ordering::Relaxed) {
-                        log::info!(
-                            "plugin={} the disk buffer under {} works again",
-                            s.names.plugin,
-                            log.dir().display()
-                        );
-                    }
-                }
-                Err(e) => {
-                    if !disk.failing.swap(true, Ordering::Relaxed) {
-                        log::error!(
-                            "cluster={} plugin={} cannot write to the disk buffer under {}: {e}; batches are kept in memory until it works again (they are lost if idic stops meanwhile); free space or fix state_dir in [delivery]",
-                            s.names.cluster,
-                            s.names.plugin,
-                            log.dir().display()
-                        );
-                    }
+        let entry = match loc {
+            Some(loc) => Entry {
+                seq,
+                batch: keep_in_memory.then_some(batch),
+                loc: Some(loc),
+                bytes: 0,
+            },
+            None => {
+                s.settings.budget.add(bytes as u64);
+                Entry {
+                    seq,
+                    batch: Some(batch),
+                    loc: None,
+                    bytes: bytes as u64,
                 }
             }
-        }
-        if entry.loc.is_none() || cache {
-            if entry.loc.is_none() {
-                entry.bytes = codec::encoded_len(&batch) as u64;
-                s.settings.budget.add(entry.bytes);
-            }
-            entry.batch = Some(batch);
-        }
+        };
         state.entries.push_back(entry);
         s.enforce_bounds(&mut state);
         drop(state);
@@ -304,6 +290,38 @@ impl Drop for Delivery {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends an encoded batch to the log and counts the bytes it grew by;
+    /// `None` when the disk refuses it (logged once per sink, as is the
+    /// recovery).
+    fn append(&self, log: &mut Log, disk: &Disk, seq: u64, payload: &[u8]) -> Option<Loc> {
+        let before = log.bytes();
+        match log.append(seq, payload) {
+            Ok(loc) => {
+                self.settings.budget.add(log.bytes().saturating_sub(before));
+                disk.syncer.mark(log.sync_handles());
+                if disk.failing.swap(false, Ordering::Relaxed) {
+                    log::info!(
+                        "plugin={} the disk buffer under {} works again",
+                        self.names.plugin,
+                        log.dir().display()
+                    );
+                }
+                Some(loc)
+            }
+            Err(e) => {
+                if !disk.failing.swap(true, Ordering::Relaxed) {
+                    log::error!(
+                        "cluster={} plugin={} cannot write to the disk buffer under {}: {e}; batches are kept in memory until it works again (they are lost if idic stops meanwhile); free space or fix state_dir in [delivery]",
+                        self.names.cluster,
+                        self.names.plugin,
+                        log.dir().display()
+                    );
+                }
+                None
+            }
+        }
     }
 
     /// Whether the queue keeps batches on disk.
