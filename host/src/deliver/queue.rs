@@ -279,6 +279,20 @@ async fn open_log(names: &Names, disk: &Disk, settings: &Settings, state: &mut S
     }
 }
 
+/// The points of a queued record that only the disk holds.
+fn read_back(log: Option<&Log>, e: &Entry) -> std::io::Result<Vec<Point>> {
+    let (Some(log), Some(loc)) = (log, e.loc) else {
+        return Err(std::io::Error::other("no log"));
+    };
+    let bytes = log.read(e.seq, loc)?;
+    codec::decode(&bytes).map_err(|d| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} offset {}: {d}", log.dir().display(), loc.offset),
+        )
+    })
+}
+
 impl Drop for Delivery {
     fn drop(&mut self) {
         self.shared.lock().closing = true;
@@ -396,28 +410,14 @@ impl Shared {
                 }
                 while let Some(e) = state.entries.pop_front() {
                     self.settings.budget.sub(e.bytes);
-                    if let Some(batch) = e.batch {
-                        state.in_flight = Some((e.seq, e.loc));
-                        return Some(Taken { seq: e.seq, batch });
-                    }
-                    let read = match (&state.log, e.loc) {
-                        (Some(log), Some(loc)) => log.read(e.seq, loc).and_then(|b| {
-                            codec::decode(&b).map_err(|d| {
-                                std::io::Error::new(
-                                    std::io::ErrorKind::InvalidData,
-                                    format!("{} offset {}: {d}", log.dir().display(), loc.offset),
-                                )
-                            })
-                        }),
-                        _ => Err(std::io::Error::other("no log")),
+                    let batch = match e.batch {
+                        Some(batch) => Ok(batch),
+                        None => read_back(state.log.as_ref(), &e).map(Arc::new),
                     };
-                    match read {
-                        Ok(points) => {
+                    match batch {
+                        Ok(batch) => {
                             state.in_flight = Some((e.seq, e.loc));
-                            return Some(Taken {
-                                seq: e.seq,
-                                batch: Arc::new(points),
-                            });
+                            return Some(Taken { seq: e.seq, batch });
                         }
                         Err(err) => {
                             self.counters
