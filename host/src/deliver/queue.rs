@@ -457,13 +457,9 @@ impl Shared {
         let mut state = self.lock();
         let entries = std::mem::take(&mut state.entries);
         let in_flight = state.in_flight.take();
-        let durable = state.log.is_some();
-        let on_disk = |d: bool| u64::from(durable && d);
-        let kept = entries
-            .iter()
-            .map(|e| on_disk(e.loc.is_some()))
-            .sum::<u64>()
-            + in_flight.map_or(0, |(_, loc)| on_disk(loc.is_some()));
+        // Only an open log gives a batch a place on disk.
+        let kept = entries.iter().filter(|e| e.loc.is_some()).count() as u64
+            + u64::from(in_flight.is_some_and(|(_, loc)| loc.is_some()));
         let total = entries.len() as u64 + u64::from(in_flight.is_some());
         let lost = total - kept;
         for e in &entries {
