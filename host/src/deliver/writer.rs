@@ -267,9 +267,6 @@ impl Writer {
                 wait.as_secs_f64().ceil(),
                 self.shared.depth() + 1
             );
-            if self.shared.durable() && self.shared.closed.is_cancelled() {
-                return Err(Aborted);
-            }
             if self.sleep_or_stop(wait).await {
                 return Err(Aborted);
             }
