@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::{Ctx, Step};
 use crate::config::keys::suggest;
+use crate::config::section_toml;
 use crate::config::{BufferKind, ConfigError, DeliveryConfig, Global, SinkConfig, Warning};
 
 /// The keys of `[delivery]` and `[delivery.NAME]`.
@@ -64,7 +65,7 @@ pub fn sinks(
         }
         let (plugin, settings) = match instances.get(name) {
             Some(v) => instance(ctx, name, v)?,
-            None => (name.clone(), section_toml(table.get(name))),
+            None => (name.clone(), section_toml(table, name)),
         };
         out.push(SinkConfig {
             name: name.clone(),
@@ -116,13 +117,6 @@ fn instance(
     let mut settings = t.clone();
     settings.remove("plugin");
     Ok((plugin, toml::to_string(&settings).unwrap_or_default()))
-}
-
-fn section_toml(v: Option<&toml::Value>) -> String {
-    match v {
-        Some(toml::Value::Table(t)) => toml::to_string(t).unwrap_or_default(),
-        _ => String::new(),
-    }
 }
 
 /// `[delivery]` and its `[delivery.NAME]` overrides, into each sink.
