@@ -117,7 +117,6 @@ pub(super) struct Taken {
 
 struct State {
     entries: VecDeque<Entry>,
-    closing: bool,
     next_seq: u64,
     /// The batch the writer holds: its sequence number and where it is on disk.
     in_flight: Option<(u64, Option<Loc>)>,
@@ -150,7 +149,6 @@ impl Delivery {
     ) -> Delivery {
         let mut state = State {
             entries: VecDeque::new(),
-            closing: false,
             next_seq: 0,
             in_flight: None,
             log: None,
@@ -295,7 +293,6 @@ fn read_back(log: Option<&Log>, e: &Entry) -> std::io::Result<Vec<Point>> {
 
 impl Drop for Delivery {
     fn drop(&mut self) {
-        self.shared.lock().closing = true;
         self.shared.closed.cancel();
         self.shared.wake.notify_one();
     }
@@ -402,7 +399,8 @@ impl Shared {
                 // A closed disk queue leaves its backlog on disk for the next
                 // queue of this (cluster, sink), which may be waiting for the
                 // folder; only batches still in memory are delivered now.
-                if state.closing
+                let closed = self.closed.is_cancelled();
+                if closed
                     && state.log.is_some()
                     && state.entries.front().is_some_and(|e| e.batch.is_none())
                 {
@@ -432,7 +430,7 @@ impl Shared {
                         }
                     }
                 }
-                if state.closing {
+                if closed {
                     return None;
                 }
             }
