@@ -278,10 +278,7 @@ impl Config {
 
     /// The TOML text of the top-level table `name` (a plugin's section), or "".
     pub fn section_toml(&self, name: &str) -> String {
-        match self.table.get(name) {
-            Some(toml::Value::Table(t)) => toml::to_string(t).unwrap_or_default(),
-            _ => String::new(),
-        }
+        section_toml(&self.table, name)
     }
 
     /// Whether the cluster's name keeps its case.
@@ -301,6 +298,14 @@ impl std::error::Error for ConfigError {}
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The TOML text of the top-level table `name` of `table`, or "".
+fn section_toml(table: &toml::Table, name: &str) -> String {
+    match table.get(name) {
+        Some(toml::Value::Table(t)) => toml::to_string(t).unwrap_or_default(),
+        _ => String::new(),
     }
 }
 

@@ -11,7 +11,7 @@
 //! records `codec.rs` encodes), its byte bound and its counters; `sync.rs` the
 //! once-a-second fsync of disk queues; `writer.rs` the writer: retries with the
 //! host's back-off, drops (counted and logged), reopening a sink that panicked,
-//! and draining on shutdown.
+//! and draining on shutdown. `drain.rs` is the drain benchmark, a test only.
 
 mod codec;
 #[cfg(test)]

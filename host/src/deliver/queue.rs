@@ -117,7 +117,6 @@ pub(super) struct Taken {
 
 struct State {
     entries: VecDeque<Entry>,
-    closing: bool,
     next_seq: u64,
     /// The batch the writer holds: its sequence number and where it is on disk.
     in_flight: Option<(u64, Option<Loc>)>,
@@ -150,7 +149,6 @@ impl Delivery {
     ) -> Delivery {
         let mut state = State {
             entries: VecDeque::new(),
-            closing: false,
             next_seq: 0,
             in_flight: None,
             log: None,
@@ -180,49 +178,35 @@ impl Delivery {
         let mut state = s.lock();
         let seq = state.next_seq;
         state.next_seq += 1;
-        let cache = state.entries.len() < 2;
-        let mut entry = Entry {
-            seq,
-            batch: None,
-            loc: None,
-            bytes: 0,
+        // While the writer keeps up (fewer than two batches waiting), a disk
+        // record's batch also stays in memory so that the writer need not read
+        // it back; the budget counts its segment bytes, not this copy.
+        let keep_in_memory = state.entries.len() < 2;
+        let (loc, bytes) = match (state.log.as_mut(), &s.settings.disk) {
+            (Some(log), Some(disk)) => {
+                let mut buf = Vec::new();
+                codec::encode(&batch, &mut buf);
+                (s.append(log, disk, seq, &buf), buf.len())
+            }
+            _ => (None, codec::encoded_len(&batch)),
         };
-        if let (Some(log), Some(disk)) = (state.log.as_mut(), &s.settings.disk) {
-            let mut buf = Vec::with_capacity(codec::encoded_len(&batch));
-            codec::encode(&batch, &mut buf);
-            let before = log.bytes();
-            match log.append(seq, &buf) {
-                Ok(loc) => {
-                    s.settings.budget.add(log.bytes().saturating_sub(before));
-                    disk.syncer.mark(log.sync_handles());
-                    entry.loc = Some(loc);
-                    if disk.failing.swap(false, Ordering::Relaxed) {
-                        log::info!(
-                            "plugin={} the disk buffer under {} works again",
-                            s.names.plugin,
-                            log.dir().display()
-                        );
-                    }
-                }
-                Err(e) => {
-                    if !disk.failing.swap(true, Ordering::Relaxed) {
-                        log::error!(
-                            "cluster={} plugin={} cannot write to the disk buffer under {}: {e}; batches are kept in memory until it works again (they are lost if idic stops meanwhile); free space or fix state_dir in [delivery]",
-                            s.names.cluster,
-                            s.names.plugin,
-                            log.dir().display()
-                        );
-                    }
+        let entry = match loc {
+            Some(loc) => Entry {
+                seq,
+                batch: keep_in_memory.then_some(batch),
+                loc: Some(loc),
+                bytes: 0,
+            },
+            None => {
+                s.settings.budget.add(bytes as u64);
+                Entry {
+                    seq,
+                    batch: Some(batch),
+                    loc: None,
+                    bytes: bytes as u64,
                 }
             }
-        }
-        if entry.loc.is_none() || cache {
-            if entry.loc.is_none() {
-                entry.bytes = codec::encoded_len(&batch) as u64;
-                s.settings.budget.add(entry.bytes);
-            }
-            entry.batch = Some(batch);
-        }
+        };
         state.entries.push_back(entry);
         s.enforce_bounds(&mut state);
         drop(state);
@@ -293,9 +277,22 @@ async fn open_log(names: &Names, disk: &Disk, settings: &Settings, state: &mut S
     }
 }
 
+/// The points of a queued record that only the disk holds.
+fn read_back(log: Option<&Log>, e: &Entry) -> std::io::Result<Vec<Point>> {
+    let (Some(log), Some(loc)) = (log, e.loc) else {
+        return Err(std::io::Error::other("no log"));
+    };
+    let bytes = log.read(e.seq, loc)?;
+    codec::decode(&bytes).map_err(|d| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} offset {}: {d}", log.dir().display(), loc.offset),
+        )
+    })
+}
+
 impl Drop for Delivery {
     fn drop(&mut self) {
-        self.shared.lock().closing = true;
         self.shared.closed.cancel();
         self.shared.wake.notify_one();
     }
@@ -304,6 +301,38 @@ impl Drop for Delivery {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends an encoded batch to the log and counts the bytes it grew by;
+    /// `None` when the disk refuses it (logged once per sink, as is the
+    /// recovery).
+    fn append(&self, log: &mut Log, disk: &Disk, seq: u64, payload: &[u8]) -> Option<Loc> {
+        let before = log.bytes();
+        match log.append(seq, payload) {
+            Ok(loc) => {
+                self.settings.budget.add(log.bytes().saturating_sub(before));
+                disk.syncer.mark(log.sync_handles());
+                if disk.failing.swap(false, Ordering::Relaxed) {
+                    log::info!(
+                        "plugin={} the disk buffer under {} works again",
+                        self.names.plugin,
+                        log.dir().display()
+                    );
+                }
+                Some(loc)
+            }
+            Err(e) => {
+                if !disk.failing.swap(true, Ordering::Relaxed) {
+                    log::error!(
+                        "cluster={} plugin={} cannot write to the disk buffer under {}: {e}; batches are kept in memory until it works again (they are lost if idic stops meanwhile); free space or fix state_dir in [delivery]",
+                        self.names.cluster,
+                        self.names.plugin,
+                        log.dir().display()
+                    );
+                }
+                None
+            }
+        }
     }
 
     /// Whether the queue keeps batches on disk.
@@ -370,7 +399,8 @@ impl Shared {
                 // A closed disk queue leaves its backlog on disk for the next
                 // queue of this (cluster, sink), which may be waiting for the
                 // folder; only batches still in memory are delivered now.
-                if state.closing
+                let closed = self.closed.is_cancelled();
+                if closed
                     && state.log.is_some()
                     && state.entries.front().is_some_and(|e| e.batch.is_none())
                 {
@@ -378,28 +408,14 @@ impl Shared {
                 }
                 while let Some(e) = state.entries.pop_front() {
                     self.settings.budget.sub(e.bytes);
-                    if let Some(batch) = e.batch {
-                        state.in_flight = Some((e.seq, e.loc));
-                        return Some(Taken { seq: e.seq, batch });
-                    }
-                    let read = match (&state.log, e.loc) {
-                        (Some(log), Some(loc)) => log.read(e.seq, loc).and_then(|b| {
-                            codec::decode(&b).map_err(|d| {
-                                std::io::Error::new(
-                                    std::io::ErrorKind::InvalidData,
-                                    format!("{} offset {}: {d}", log.dir().display(), loc.offset),
-                                )
-                            })
-                        }),
-                        _ => Err(std::io::Error::other("no log")),
+                    let batch = match e.batch {
+                        Some(batch) => Ok(batch),
+                        None => read_back(state.log.as_ref(), &e).map(Arc::new),
                     };
-                    match read {
-                        Ok(points) => {
+                    match batch {
+                        Ok(batch) => {
                             state.in_flight = Some((e.seq, e.loc));
-                            return Some(Taken {
-                                seq: e.seq,
-                                batch: Arc::new(points),
-                            });
+                            return Some(Taken { seq: e.seq, batch });
                         }
                         Err(err) => {
                             self.counters
@@ -414,7 +430,7 @@ impl Shared {
                         }
                     }
                 }
-                if state.closing {
+                if closed {
                     return None;
                 }
             }
@@ -439,13 +455,9 @@ impl Shared {
         let mut state = self.lock();
         let entries = std::mem::take(&mut state.entries);
         let in_flight = state.in_flight.take();
-        let durable = state.log.is_some();
-        let on_disk = |d: bool| u64::from(durable && d);
-        let kept = entries
-            .iter()
-            .map(|e| on_disk(e.loc.is_some()))
-            .sum::<u64>()
-            + in_flight.map_or(0, |(_, loc)| on_disk(loc.is_some()));
+        // Only an open log gives a batch a place on disk.
+        let kept = entries.iter().filter(|e| e.loc.is_some()).count() as u64
+            + u64::from(in_flight.is_some_and(|(_, loc)| loc.is_some()));
         let total = entries.len() as u64 + u64::from(in_flight.is_some());
         let lost = total - kept;
         for e in &entries {

@@ -267,9 +267,6 @@ impl Writer {
                 wait.as_secs_f64().ceil(),
                 self.shared.depth() + 1
             );
-            if self.shared.durable() && self.shared.closed.is_cancelled() {
-                return Err(Aborted);
-            }
             if self.sleep_or_stop(wait).await {
                 return Err(Aborted);
             }
@@ -659,6 +656,44 @@ mod tests {
             written[1..].windows(2).all(|p| p[1] == p[0] + 1),
             "{written:?}"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_record_damaged_after_it_was_queued_is_skipped_and_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (release, gate) = mpsc::channel();
+        let s = script(vec![Step::Block]);
+        *s.gate.lock().unwrap() = Some(gate);
+        let w = Writers::default();
+        let d = start(&s, &w, disk_settings(tmp.path(), 1 << 20)).await;
+        d.push(batch(1)); // taken by the writer, which blocks in write
+        while d.depth() > 0 {
+            tokio::task::yield_now().await;
+        }
+        for t in 2..=4 {
+            d.push(batch(t)); // 2 and 3 stay in memory too, 4 only on disk
+        }
+        for f in std::fs::read_dir(tmp.path()).unwrap() {
+            let path = f.unwrap().path();
+            if path.extension().is_some_and(|x| x == "seg") {
+                let mut bytes = std::fs::read(&path).unwrap();
+                bytes[8..].fill(0);
+                std::fs::write(&path, bytes).unwrap();
+            }
+        }
+        let shared = d.shared_for_tests();
+        release.send(()).unwrap();
+        let settled = async {
+            while shared.counters.dropped_damaged.load(Ordering::SeqCst) == 0
+                && s.written.lock().unwrap().len() < 4
+            {
+                tokio::time::sleep(FAST).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), settled).await;
+        close(d, &w, Duration::from_secs(10)).await;
+        assert_eq!(*s.written.lock().unwrap(), vec![1, 2, 3]);
+        assert_eq!(shared.counters.dropped_damaged.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

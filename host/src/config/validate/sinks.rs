@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::{Ctx, Step};
 use crate::config::keys::suggest;
+use crate::config::section_toml;
 use crate::config::{BufferKind, ConfigError, DeliveryConfig, Global, SinkConfig, Warning};
 
 /// The keys of `[delivery]` and `[delivery.NAME]`.
@@ -64,7 +65,7 @@ pub fn sinks(
         }
         let (plugin, settings) = match instances.get(name) {
             Some(v) => instance(ctx, name, v)?,
-            None => (name.clone(), section_toml(table.get(name))),
+            None => (name.clone(), section_toml(table, name)),
         };
         out.push(SinkConfig {
             name: name.clone(),
@@ -116,13 +117,6 @@ fn instance(
     let mut settings = t.clone();
     settings.remove("plugin");
     Ok((plugin, toml::to_string(&settings).unwrap_or_default()))
-}
-
-fn section_toml(v: Option<&toml::Value>) -> String {
-    match v {
-        Some(toml::Value::Table(t)) => toml::to_string(t).unwrap_or_default(),
-        _ => String::new(),
-    }
 }
 
 /// `[delivery]` and its `[delivery.NAME]` overrides, into each sink.
@@ -177,37 +171,29 @@ fn settings(
     label: &str,
     top: bool,
 ) -> Result<DeliveryConfig, ConfigError> {
-    let path = |k: &'static str| {
-        let mut p = at.to_vec();
-        p.push(Step::Key(k));
-        p
-    };
     let mut d = DeliveryConfig::default();
     for (key, v) in t {
         if top && v.is_table() {
             continue;
         }
-        let k: &'static str = match DELIVERY.iter().find(|k| *k == key) {
-            Some(k) => k,
-            None => {
-                let mut p = at.to_vec();
-                p.push(Step::Key(key));
-                let hint = suggest(key, DELIVERY)
-                    .map(|s| format!("; did you mean {s:?}?"))
-                    .unwrap_or_default();
-                return Err(ctx.error_at(
-                    &p,
-                    format!("{label}: unknown key {key:?}: the keys are state_dir, buffer and buffer_max_bytes{hint}"),
-                ));
-            }
-        };
-        match (k, v) {
+        let mut p = at.to_vec();
+        p.push(Step::Key(key));
+        if !DELIVERY.contains(&key.as_str()) {
+            let hint = suggest(key, DELIVERY)
+                .map(|s| format!("; did you mean {s:?}?"))
+                .unwrap_or_default();
+            return Err(ctx.error_at(
+                &p,
+                format!("{label}: unknown key {key:?}: the keys are state_dir, buffer and buffer_max_bytes{hint}"),
+            ));
+        }
+        match (key.as_str(), v) {
             ("state_dir", toml::Value::String(s)) if !s.trim().is_empty() => {
                 d.state_dir = Some(PathBuf::from(s));
             }
             ("state_dir", _) => {
                 return Err(ctx.error_at(
-                    &path(k),
+                    &p,
                     format!("{label}: state_dir must be a folder path, e.g. state_dir = \"/var/lib/idic\""),
                 ))
             }
@@ -220,7 +206,7 @@ fn settings(
             }
             ("buffer", _) => {
                 return Err(ctx.error_at(
-                    &path(k),
+                    &p,
                     format!("{label}: buffer must be \"disk\" (kept across restarts) or \"memory\""),
                 ))
             }
@@ -229,7 +215,7 @@ fn settings(
             }
             _ => {
                 return Err(ctx.error_at(
-                    &path(k),
+                    &p,
                     format!("{label}: buffer_max_bytes must be a number of bytes from {MIN_BUFFER_BYTES} (64 KiB) to {MAX_BUFFER_BYTES} (16 TiB), e.g. buffer_max_bytes = 1073741824 for 1 GiB"),
                 ))
             }
