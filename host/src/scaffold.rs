@@ -113,9 +113,7 @@ const LIB: &str = r#"//! The __NAME__ sink plugin for idic: appends one line per
 
 use std::io::Write;
 
-use idic_plugin_api::{
-    conversation, export_plugin, ErrorKind, OpenContext, Plugin, Point, Sink, SinkError,
-};
+use idic_plugin_api::{conversation, export_plugin, OpenContext, Plugin, Point, Sink, SinkError};
 
 /// The keys of `[__NAME__]`.
 const KEYS: &[&str] = &["path"];
@@ -151,12 +149,9 @@ impl Plugin for NamePlugin {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "appends points as text lines to a file";
 
+    /// `idic check-config`: the section's keys, with unknown keys as warnings.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
-        if command != conversation::CHECK_CONFIG {
-            return Err(SinkError::new(ErrorKind::Unsupported, format!("unknown control command {command:?}")));
-        }
-        let (_, warnings) = settings(payload)?;
-        Ok(conversation::check_config_answer(&warnings))
+        conversation::check_config(command, payload, |section| Ok(settings(section)?.1))
     }
 
     fn open(&self, ctx: &OpenContext) -> Result<NameSink, SinkError> {

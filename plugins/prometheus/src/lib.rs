@@ -67,8 +67,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use idic_plugin_api::{
-    conversation, export_plugin, ErrorKind, OpenContext, Plugin, Point, Sink, SinkError,
-    StartContext,
+    conversation, export_plugin, OpenContext, Plugin, Point, Sink, SinkError, StartContext,
 };
 
 pub use config::{Config, SdConfig};
@@ -122,14 +121,10 @@ impl Plugin for Prometheus {
     /// `check-config`: the section's keys and types, with unknown keys as
     /// warnings; nothing is bound.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
-        if command != conversation::CHECK_CONFIG {
-            return Err(SinkError::new(
-                ErrorKind::Unsupported,
-                format!("unknown control command {command:?}"),
-            ));
-        }
-        let (_, warnings) = Config::parse(payload).map_err(SinkError::config)?;
-        Ok(conversation::check_config_answer(&warnings))
+        conversation::check_config(command, payload, |section| {
+            let (_, warnings) = Config::parse(section).map_err(SinkError::config)?;
+            Ok(warnings)
+        })
     }
 
     fn start(&self, ctx: &StartContext) -> Result<(), SinkError> {
