@@ -16,21 +16,10 @@
 //! Opening a sink by hand, as the host would, and scraping it:
 //!
 //! ```
-//! use idic_plugin_api::{Field, OpenContext, Plugin, Point, Row, Sink, Tag, Value};
-//! # use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
-//! # use idic_plugin_api::{HostServices, LogLevel};
-//! # extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-//! # extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> { RResult::ROk(v.into()) }
+//! use idic_plugin_api::{testing, Field, OpenContext, Plugin, Point, Row, Sink, Tag, Value};
 //! let ctx = OpenContext {
-//!     plugin_name: "prometheus".into(),
-//!     cluster: "c1".into(),
-//!     onefs_version: "9.11.0.0".into(),
-//!     plugin_config: "".into(),
 //!     cluster_config: "prometheus_port = 0\n".into(), // 0: any free port
-//!     global_config: "".into(),
-//!     stats: Default::default(),
-//!     host: HostServices { log, max_level: LogLevel::Error, resolve_secret: secret },
-//!     extra: "{}".into(),
+//!     ..testing::open_context("prometheus", "c1", "") // the testing kit's host
 //! };
 //! let mut sink = prometheus::Prometheus::default().open(&ctx).unwrap();
 //! sink.write(&[Point {
