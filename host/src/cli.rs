@@ -199,7 +199,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
                 }
                 None if help => "plugin check",
                 None => {
-                    return Err("idic plugin needs a command: check; see idic help plugin".into())
+                    return Err(
+                        "idic plugin needs a command: check or new; see idic help plugin".into(),
+                    )
                 }
             },
             "help" => {

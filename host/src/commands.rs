@@ -2,6 +2,7 @@
 //! `check-config` (validate, load the named plugins, let each check its own
 //! settings, and summarise). Collecting is `engine.rs`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
@@ -184,33 +185,24 @@ fn check_sinks(cli: &Cli, config: &Config) -> SinkCheck {
     );
     let file = config.path.display();
     let mut check = SinkCheck::default();
-    let mut loaded: Vec<loader::Plugin> = Vec::new();
-    let mut failed: Vec<&str> = Vec::new();
+    // Each plugin is loaded once; `None`: it did not load (reported once).
+    let mut plugins: HashMap<&str, Option<loader::Plugin>> = HashMap::new();
     for sink in &config.sinks {
-        let place = if sink.name == sink.plugin {
-            format!("{file}: stats_processor {:?}", sink.name)
-        } else {
-            format!("{file}: [sink.{}] plugin {:?}", sink.name, sink.plugin)
-        };
-        if failed.contains(&sink.plugin.as_str()) {
-            continue;
-        }
-        let plugin = match loaded.iter().find(|p| p.info.name == sink.plugin) {
-            Some(p) => p.clone(),
-            None => match loader::find(&sink.plugin, &dirs) {
-                Ok(p) => {
-                    loaded.push(p.clone());
-                    p
-                }
-                Err(e) => {
-                    failed.push(&sink.plugin);
+        let plugin = plugins.entry(&sink.plugin).or_insert_with(|| {
+            let place = if sink.name == sink.plugin {
+                format!("{file}: stats_processor {:?}", sink.name)
+            } else {
+                format!("{file}: [sink.{}] plugin {:?}", sink.name, sink.plugin)
+            };
+            loader::find(&sink.plugin, &dirs)
+                .map_err(|e| {
                     check
                         .errors
-                        .push(format!("{place}: {e}{}", installed(&dirs)));
-                    continue;
-                }
-            },
-        };
+                        .push(format!("{place}: {e}{}", installed(&dirs)))
+                })
+                .ok()
+        });
+        let Some(plugin) = plugin else { continue };
         let section = if sink.name == sink.plugin {
             format!("[{}]", sink.name)
         } else {

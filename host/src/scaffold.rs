@@ -33,6 +33,7 @@ pub fn new(name: &str, dir: Option<&Path>) -> anyhow::Result<ExitCode> {
         bail!("plugin name {name:?}: use lower-case letters, digits and _, starting with a letter (it names the crate, lib{name}.so and the [{name}] section)");
     }
     let sdk = sdk_dir().context("cannot tell where idic is installed; set IDIC_SDK")?;
+    let sdk = sdk.canonicalize().unwrap_or(sdk);
     let api = sdk.join("plugin-api");
     if !api.join("Cargo.toml").is_file() {
         bail!(
@@ -40,7 +41,13 @@ pub fn new(name: &str, dir: Option<&Path>) -> anyhow::Result<ExitCode> {
             sdk.display()
         );
     }
-    let sdk = sdk.canonicalize().unwrap_or(sdk);
+    // Read before anything is written: a failure leaves no half-made crate.
+    let from_sdk = |file: &str| -> anyhow::Result<String> {
+        std::fs::read_to_string(sdk.join(file))
+            .with_context(|| format!("the SDK at {} lacks {file}: reinstall it", sdk.display()))
+    };
+    let cargo_config = from_sdk("cargo-config.toml")?;
+    let lock = from_sdk("Cargo.lock")?;
     let root = dir.unwrap_or(Path::new(".")).join(name);
     if root.exists() {
         bail!(
@@ -56,26 +63,13 @@ pub fn new(name: &str, dir: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
     };
-    let api = sdk.join("plugin-api");
     write(
         "Cargo.toml",
         &MANIFEST
             .replace("__NAME__", name)
             .replace("__API__", &api.display().to_string()),
     )?;
-    let config = std::fs::read_to_string(sdk.join("cargo-config.toml")).with_context(|| {
-        format!(
-            "the SDK at {} lacks cargo-config.toml: reinstall it",
-            sdk.display()
-        )
-    })?;
-    write(".cargo/config.toml", &config)?;
-    let lock = std::fs::read_to_string(sdk.join("Cargo.lock")).with_context(|| {
-        format!(
-            "the SDK at {} lacks Cargo.lock: reinstall it",
-            sdk.display()
-        )
-    })?;
+    write(".cargo/config.toml", &cargo_config)?;
     write("Cargo.lock", &lock)?;
     write("src/lib.rs", &LIB.replace("__NAME__", name))?;
     write("README.md", &README.replace("__NAME__", name))?;
@@ -113,9 +107,7 @@ const LIB: &str = r#"//! The __NAME__ sink plugin for idic: appends one line per
 
 use std::io::Write;
 
-use idic_plugin_api::{
-    conversation, export_plugin, ErrorKind, OpenContext, Plugin, Point, Sink, SinkError,
-};
+use idic_plugin_api::{conversation, export_plugin, OpenContext, Plugin, Point, Sink, SinkError};
 
 /// The keys of `[__NAME__]`.
 const KEYS: &[&str] = &["path"];
@@ -151,12 +143,9 @@ impl Plugin for NamePlugin {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "appends points as text lines to a file";
 
+    /// `idic check-config`: the section's keys, with unknown keys as warnings.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
-        if command != conversation::CHECK_CONFIG {
-            return Err(SinkError::new(ErrorKind::Unsupported, format!("unknown control command {command:?}")));
-        }
-        let (_, warnings) = settings(payload)?;
-        Ok(conversation::check_config_answer(&warnings))
+        conversation::check_config(command, payload, |section| Ok(settings(section)?.1))
     }
 
     fn open(&self, ctx: &OpenContext) -> Result<NameSink, SinkError> {

@@ -2,19 +2,61 @@
 //! `control()`: their names and the shapes of their answers (the registry is
 //! `docs/PLUGINS.md`). Pure helpers, no part of the checked layout.
 
+use crate::{ErrorKind, SinkError};
+
 /// The `control` command with which `idic check-config` asks a plugin to check
 /// one sink's settings without connecting anywhere. The payload is the settings
 /// as TOML text, exactly what `plugin_config` would hold (the `[<name>]` section,
 /// or a `[sink.NAME]` table without its `plugin` key). Answer `Ok` with
 /// [`check_config_answer`] (warnings, e.g. unknown keys, which idic prints and
 /// `--strict` makes fatal), or `Err(SinkError::config(..))` naming the setting
-/// that is wrong (a bad type, a missing required key).
+/// that is wrong (a bad type, a missing required key). [`check_config`] does
+/// both from a plugin's `control`.
 pub const CHECK_CONFIG: &str = "check-config";
+
+/// A plugin's whole `control` when [`CHECK_CONFIG`] is the only command it
+/// answers: runs `check` on the payload (the settings' TOML text) and answers
+/// its warnings with [`check_config_answer`]; any other command is
+/// [`ErrorKind::Unsupported`], as the default `Plugin::control` answers.
+///
+/// ```
+/// use idic_plugin_api::{conversation, ErrorKind, SinkError};
+///
+/// let check = |section: &str| {
+///     if section.contains("path") {
+///         Ok(vec![])
+///     } else {
+///         Err(SinkError::config("[x] path is missing"))
+///     }
+/// };
+/// let answer = conversation::check_config(conversation::CHECK_CONFIG, "path = \"-\"", check);
+/// assert_eq!(answer.unwrap(), r#"{"warnings":[]}"#);
+/// let other = conversation::check_config("reopen", "", check).unwrap_err();
+/// assert_eq!(other.kind, ErrorKind::Unsupported);
+/// ```
+pub fn check_config(
+    command: &str,
+    payload: &str,
+    check: impl FnOnce(&str) -> Result<Vec<String>, SinkError>,
+) -> Result<String, SinkError> {
+    if command != CHECK_CONFIG {
+        return Err(unsupported(command));
+    }
+    check(payload).map(|warnings| check_config_answer(&warnings))
+}
 
 /// The answer to [`CHECK_CONFIG`]: `{"warnings":["...", ...]}`.
 pub fn check_config_answer(warnings: &[String]) -> String {
     let items: Vec<String> = warnings.iter().map(|w| json_string(w)).collect();
     format!("{{\"warnings\":[{}]}}", items.join(","))
+}
+
+/// The answer to a `control` command the plugin does not know.
+pub(crate) fn unsupported(command: &str) -> SinkError {
+    SinkError::new(
+        ErrorKind::Unsupported,
+        format!("unknown control command {command:?}"),
+    )
 }
 
 /// `text` as a JSON string literal.

@@ -52,10 +52,7 @@ pub trait Plugin: Default + Send + Sync + 'static {
     /// [`ErrorKind::Unsupported`].
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
         let _ = payload;
-        Err(SinkError::new(
-            ErrorKind::Unsupported,
-            format!("unknown control command {command:?}"),
-        ))
+        Err(crate::conversation::unsupported(command))
     }
 
     /// Opens a sink for one cluster. Parse `ctx.plugin_config` here and return

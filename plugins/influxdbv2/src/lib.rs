@@ -14,8 +14,7 @@ pub mod config;
 use idic_lineproto::settings::WarnOnce;
 use idic_lineproto::LineSink;
 use idic_plugin_api::{
-    conversation, export_plugin, ErrorKind, OpenContext, Plugin, Point, Sink, SinkError,
-    StartContext,
+    conversation, export_plugin, OpenContext, Plugin, Point, Sink, SinkError, StartContext,
 };
 
 use config::Config;
@@ -58,15 +57,11 @@ impl Plugin for Influxdbv2 {
     /// `check-config`: the section's keys, types, limits and server URL, with
     /// unknown keys as warnings; no secret is resolved, nothing is contacted.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
-        if command != conversation::CHECK_CONFIG {
-            return Err(SinkError::new(
-                ErrorKind::Unsupported,
-                format!("unknown control command {command:?}"),
-            ));
-        }
-        let (config, warnings) = Config::parse(payload).map_err(SinkError::config)?;
-        config.base_url().map_err(SinkError::config)?;
-        Ok(conversation::check_config_answer(&warnings))
+        conversation::check_config(command, payload, |section| {
+            let (config, warnings) = Config::parse(section).map_err(SinkError::config)?;
+            config.base_url().map_err(SinkError::config)?;
+            Ok(warnings)
+        })
     }
 
     fn open(&self, ctx: &OpenContext) -> Result<Influxdbv2Sink, SinkError> {

@@ -13,9 +13,7 @@ mod output;
 
 use std::sync::Arc;
 
-use idic_plugin_api::{
-    conversation, export_plugin, ErrorKind, OpenContext, Plugin, Point, Sink, SinkError,
-};
+use idic_plugin_api::{conversation, export_plugin, OpenContext, Plugin, Point, Sink, SinkError};
 
 use config::Config;
 use output::Output;
@@ -42,14 +40,10 @@ impl Plugin for Jsonl {
     /// `check-config`: the section's keys and types (an unknown key is an
     /// error, as at open); the output file is not opened.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
-        if command != conversation::CHECK_CONFIG {
-            return Err(SinkError::new(
-                ErrorKind::Unsupported,
-                format!("unknown control command {command:?}"),
-            ));
-        }
-        Config::parse(payload).map_err(SinkError::config)?;
-        Ok(conversation::check_config_answer(&[]))
+        conversation::check_config(command, payload, |section| {
+            Config::parse(section).map_err(SinkError::config)?;
+            Ok(Vec::new())
+        })
     }
 
     fn open(&self, ctx: &OpenContext) -> Result<JsonlSink, SinkError> {
@@ -102,7 +96,7 @@ export_plugin!(Jsonl);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use idic_plugin_api::{testing, Field, Row, Tag, Value};
+    use idic_plugin_api::{testing, ErrorKind, Field, Row, Tag, Value};
 
     #[test]
     fn check_config_refuses_an_unknown_key_and_accepts_a_good_section() {

@@ -68,12 +68,20 @@ impl LineSink {
         }
     }
 
-    /// Writes a batch: see the module documentation for the outcomes.
+    /// Writes a batch: see the module documentation for the outcomes. The
+    /// encoder's buffers are freed afterwards, whatever the outcome.
     pub fn write(&mut self, batch: &[Point]) -> Result<(), SinkError> {
         self.encoder.clear();
         for point in batch {
             self.encoder.point(point);
         }
+        let result = self.send();
+        self.encoder.release();
+        result
+    }
+
+    /// Sends the encoded bodies once each and sums up the answers.
+    fn send(&mut self) -> Result<(), SinkError> {
         let stats = self.encoder.stats();
         log_skipped(&self.cluster, &stats);
         let mut refused: Option<Refused> = None;
@@ -87,10 +95,7 @@ impl LineSink {
                         .get_or_insert_with(Refused::default)
                         .add(&e, body.lines);
                 }
-                Err(e) => {
-                    self.encoder.release();
-                    return Err(e.to_sink_error());
-                }
+                Err(e) => return Err(e.to_sink_error()),
             }
         }
         log::debug!(
@@ -99,7 +104,6 @@ impl LineSink {
             stats.lines,
             self.encoder.bodies().len()
         );
-        self.encoder.release();
         match refused {
             None => Ok(()),
             Some(r) => Err(SinkError::permanent(

@@ -14,25 +14,11 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
-use idic_plugin_api::{HostServices, LogLevel, OpenContext, Plugin, Sink, StartContext};
+use idic_plugin_api::{testing, OpenContext, Plugin, Sink};
 use prometheus::Prometheus;
 
 #[path = "../benches/common/mod.rs"]
 mod common;
-
-extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> {
-    RResult::ROk(v.into())
-}
-
-fn host() -> HostServices {
-    HostServices {
-        log,
-        max_level: LogLevel::Error,
-        resolve_secret: secret,
-    }
-}
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -48,29 +34,16 @@ fn main() {
 
     let plugin = Prometheus::default();
     plugin
-        .start(&StartContext {
-            plugin_name: "prometheus".into(),
-            config: "".into(),
-            plugin_config: "".into(),
-            clusters: Default::default(),
-            host: host(),
-            extra: "{}".into(),
-        })
+        .start(&testing::start_context("prometheus", ""))
         .expect("plugin starts");
     let opened = Instant::now();
     let mut sinks: Vec<_> = (0..endpoints)
         .map(|i| {
             plugin
                 .open(&OpenContext {
-                    plugin_name: "prometheus".into(),
-                    cluster: format!("c{i}").into(),
-                    onefs_version: "9.11.0.0".into(),
-                    plugin_config: "".into(),
                     cluster_config: "prometheus_port = 0\n".into(),
-                    global_config: "".into(),
                     stats: common::stats().into(),
-                    host: host(),
-                    extra: "{}".into(),
+                    ..testing::open_context("prometheus", &format!("c{i}"), "")
                 })
                 .expect("sink opens")
         })

@@ -12,17 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
-use idic_plugin_api::{HostServices, LogLevel, OpenContext, Plugin, Sink};
+use idic_plugin_api::{testing, OpenContext, Plugin, Sink};
 use prometheus::Prometheus;
 
 #[path = "../benches/common/mod.rs"]
 mod common;
-
-extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> {
-    RResult::ROk(v.into())
-}
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -36,19 +30,9 @@ fn main() {
     let gzip = std::env::var_os("GZIP").is_some();
 
     let ctx = OpenContext {
-        plugin_name: "prometheus".into(),
-        cluster: "bench".into(),
-        onefs_version: "9.11.0.0".into(),
-        plugin_config: "".into(),
         cluster_config: "prometheus_port = 0\n".into(),
-        global_config: "".into(),
         stats: common::stats().into(),
-        host: HostServices {
-            log,
-            max_level: LogLevel::Error,
-            resolve_secret: secret,
-        },
-        extra: "{}".into(),
+        ..testing::open_context("prometheus", "bench", "")
     };
     let mut sink = Prometheus::default().open(&ctx).expect("sink opens");
     let port = sink.local_addr().port();

@@ -15,9 +15,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
 use idic_plugin_api::{
-    Field, HostServices, LogLevel, OpenContext, Plugin, Point, Row, Sink, StatInfo, Tag, Value,
+    testing, Field, OpenContext, Plugin, Point, Row, Sink, StatInfo, Tag, Value,
 };
 use onefs_sim::{ClusterSpec, Scope, Sim, SimConfig};
 use prometheus::Prometheus;
@@ -54,11 +53,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> {
-    RResult::ROk(v.into())
-}
-
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
@@ -89,19 +83,9 @@ fn main() {
     }));
 
     let ctx = OpenContext {
-        plugin_name: "prometheus".into(),
-        cluster: "sim1".into(),
-        onefs_version: "9.11.0.0".into(),
-        plugin_config: "".into(),
         cluster_config: format!("prometheus_port = {port}\n").into(),
-        global_config: "".into(),
         stats: stats.into(),
-        host: HostServices {
-            log,
-            max_level: LogLevel::Error,
-            resolve_secret: secret,
-        },
-        extra: "{}".into(),
+        ..testing::open_context("prometheus", "sim1", "")
     };
     println!("before the sink: {}", memory());
     let before = LIVE.load(Ordering::Relaxed);

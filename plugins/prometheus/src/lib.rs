@@ -16,21 +16,10 @@
 //! Opening a sink by hand, as the host would, and scraping it:
 //!
 //! ```
-//! use idic_plugin_api::{Field, OpenContext, Plugin, Point, Row, Sink, Tag, Value};
-//! # use idic_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
-//! # use idic_plugin_api::{HostServices, LogLevel};
-//! # extern "C" fn log(_: LogLevel, _: RStr<'_>, _: RStr<'_>, _: RStr<'_>) {}
-//! # extern "C" fn secret(v: RStr<'_>) -> RResult<RString, RString> { RResult::ROk(v.into()) }
+//! use idic_plugin_api::{testing, Field, OpenContext, Plugin, Point, Row, Sink, Tag, Value};
 //! let ctx = OpenContext {
-//!     plugin_name: "prometheus".into(),
-//!     cluster: "c1".into(),
-//!     onefs_version: "9.11.0.0".into(),
-//!     plugin_config: "".into(),
 //!     cluster_config: "prometheus_port = 0\n".into(), // 0: any free port
-//!     global_config: "".into(),
-//!     stats: Default::default(),
-//!     host: HostServices { log, max_level: LogLevel::Error, resolve_secret: secret },
-//!     extra: "{}".into(),
+//!     ..testing::open_context("prometheus", "c1", "") // the testing kit's host
 //! };
 //! let mut sink = prometheus::Prometheus::default().open(&ctx).unwrap();
 //! sink.write(&[Point {
@@ -67,8 +56,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use idic_plugin_api::{
-    conversation, export_plugin, ErrorKind, OpenContext, Plugin, Point, Sink, SinkError,
-    StartContext,
+    conversation, export_plugin, OpenContext, Plugin, Point, Sink, SinkError, StartContext,
 };
 
 pub use config::{Config, SdConfig};
@@ -122,14 +110,10 @@ impl Plugin for Prometheus {
     /// `check-config`: the section's keys and types, with unknown keys as
     /// warnings; nothing is bound.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
-        if command != conversation::CHECK_CONFIG {
-            return Err(SinkError::new(
-                ErrorKind::Unsupported,
-                format!("unknown control command {command:?}"),
-            ));
-        }
-        let (_, warnings) = Config::parse(payload).map_err(SinkError::config)?;
-        Ok(conversation::check_config_answer(&warnings))
+        conversation::check_config(command, payload, |section| {
+            let (_, warnings) = Config::parse(section).map_err(SinkError::config)?;
+            Ok(warnings)
+        })
     }
 
     fn start(&self, ctx: &StartContext) -> Result<(), SinkError> {

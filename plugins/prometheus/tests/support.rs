@@ -12,14 +12,8 @@ use std::time::Duration;
 
 use idic_plugin_api::abi_stable::std_types::RString;
 use idic_plugin_api::{
-    testing, Field, HostServices, OpenContext, Point, Row, StartContext, StatInfo, Tag, Value,
+    testing, Field, OpenContext, Point, Row, StartContext, StatInfo, Tag, Value,
 };
-
-/// Host services as the real host gives them (`$env:` secrets; the log is
-/// recorded by the kit).
-pub fn host() -> HostServices {
-    testing::host_services()
-}
 
 /// The context of `open` for `cluster` with the `[prometheus]` section `section`
 /// and the `[[cluster]]` table `table`.
