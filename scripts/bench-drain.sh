@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 target=${CARGO_TARGET_DIR:-target}
 cargo build --quiet --release -p idic-discard -p idic-influxdb
-bench() { cargo test --quiet --release -p idic --bin idic deliver::drain -- --nocapture 2>&1 | grep -E '^(backlog|drained)'; }
+bench() { cargo test --quiet --release -p idic --lib deliver::drain -- --nocapture 2>&1 | grep -E '^(backlog|drained)'; }
 
 echo "== discard: $clusters clusters x $cycles cycles"
 out=$(IDIC_BENCH_DRAIN="${clusters}x${cycles}" IDIC_BENCH_PLUGIN="$target/release/libdiscard.so" bench)
