@@ -159,19 +159,15 @@ fn refuses_plugin_built_for_another_major_api_and_names_both_versions() {
 fn overwriting_a_loaded_plugin_is_harmless_and_sighup_loads_the_new_version() {
     let dir = Dir::new();
     let c = sim::clusters(&dir, vec![ClusterSpec::new("Swap")]);
-    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("outoftree"), "liboutoftree.so")]);
-    let installed = plugins.join("liboutoftree.so");
-    let out = dir.join("outoftree.txt");
-    let config = dir.write(
-        "idic.toml",
-        &sim::config(
-            "outoftree",
-            &format!("path = {:?}", out.display().to_string()),
-            &c,
-            &["cluster.cpu.idle.avg"],
-            "",
-        ),
+    let (plugins, config, out) = sim::file_sink(
+        &dir,
+        &c,
+        "outoftree",
+        &util::fixture_plugin("outoftree"),
+        &["cluster.cpu.idle.avg"],
+        "",
     );
+    let installed = plugins.join("liboutoftree.so");
     let points = || {
         std::fs::read_to_string(&out)
             .unwrap_or_default()
@@ -359,18 +355,8 @@ fn a_new_plugin_builds_from_the_installed_sdk_offline_and_passes_the_check() {
     );
     // And it runs: idic collects from a simulated cluster into it.
     let c = sim::clusters(&dir, vec![ClusterSpec::new("Fresh")]);
-    let plugins = dir.plugin_dir(&[(&lib, "libgraphite.so")]);
-    let out = dir.join("collected.txt");
-    let config = dir.write(
-        "run.toml",
-        &sim::config(
-            "graphite",
-            &format!("path = {:?}", out.display().to_string()),
-            &c,
-            &["cluster.cpu.idle.avg"],
-            "",
-        ),
-    );
+    let (plugins, config, out) =
+        sim::file_sink(&dir, &c, "graphite", &lib, &["cluster.cpu.idle.avg"], "");
     let mut idic = Running::start(&dir, &config, &plugins, &[]);
     idic.wait_until(Duration::from_secs(30), "points in the new sink", || {
         std::fs::read_to_string(&out)

@@ -1,6 +1,6 @@
 //! Simulated clusters for the tests, and configs that point idic at them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use onefs_sim::{ClusterSpec, Sim, SimConfig};
 
@@ -52,4 +52,26 @@ pub fn config(
         cluster_tables(c),
         list.join(", ")
     )
+}
+
+/// A plugins folder holding `lib` as plugin `plugin`, and a config (see
+/// [`config`]) whose `[plugin]` section is `path = "<dir>/points.<plugin>"`: the
+/// setup of the sinks that write to a file (jsonl and the fixtures). Returns the
+/// plugins folder, the config file and the output file.
+pub fn file_sink(
+    dir: &Dir,
+    c: &Clusters,
+    plugin: &str,
+    lib: &Path,
+    stats: &[&str],
+    global_extra: &str,
+) -> (PathBuf, PathBuf, PathBuf) {
+    let plugins = dir.plugin_dir(&[(lib, &format!("lib{plugin}.so"))]);
+    let out = dir.join(&format!("points.{plugin}"));
+    let section = format!("path = {:?}", out.display().to_string());
+    let config = dir.write(
+        "idic.toml",
+        &config(plugin, &section, c, stats, global_extra),
+    );
+    (plugins, config, out)
 }
