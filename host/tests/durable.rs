@@ -19,16 +19,12 @@ use crate::util::{self, Dir, Running};
 /// The statistic whose cycles the tests count (5 s in the simulator).
 const CPU: &str = "cluster.cpu.idle.avg";
 
-/// `[global]` for `sinks`, fast retries, and the clusters and one stat group.
+/// A config for `sinks` with fast retries, `rest` (the sinks' sections and any
+/// other), the clusters and one stat group.
 fn config(c: &Clusters, sinks: &str, stats: &[&str], rest: &str) -> String {
-    let list: Vec<String> = stats.iter().map(|s| format!("{s:?}")).collect();
-    format!(
-        "[global]\nversion = \"0.39\"\nstats_processor = {sinks}\nmin_update_interval_override = 5\n\
-         stats_processor_retry_interval = 1\nmax_backoff = 2\nstats_processor_max_retries = 1\n\
-         active_stat_groups = [\"test\"]\n\n{rest}\n\n{}[[statgroup]]\nname = \"test\"\nupdate_interval = \"*\"\nstats = [{}]\n",
-        sim::cluster_tables(c),
-        list.join(", ")
-    )
+    let retries =
+        "stats_processor_retry_interval = 1\nmax_backoff = 2\nstats_processor_max_retries = 1";
+    sim::sinks_config(sinks, retries, rest, c, stats)
 }
 
 /// An influxdb section (or `[sink.NAME]` body) writing to `port`, database `db`.

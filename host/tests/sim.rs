@@ -46,9 +46,28 @@ pub fn config(
     stats: &[&str],
     global_extra: &str,
 ) -> String {
+    sinks_config(
+        &format!("{plugin:?}"),
+        global_extra,
+        &format!("[{plugin}]\n{section}"),
+        c,
+        stats,
+    )
+}
+
+/// A complete config whose `stats_processor` is `sinks` (TOML: one quoted name or
+/// a list), with `global_extra` lines in `[global]`, then `sections` (the sinks'
+/// tables and any other), the clusters and one stat group with `stats`.
+pub fn sinks_config(
+    sinks: &str,
+    global_extra: &str,
+    sections: &str,
+    c: &Clusters,
+    stats: &[&str],
+) -> String {
     let list: Vec<String> = stats.iter().map(|s| format!("{s:?}")).collect();
     format!(
-        "[global]\nversion = \"0.39\"\nstats_processor = \"{plugin}\"\nmin_update_interval_override = 5\nactive_stat_groups = [\"test\"]\n{global_extra}\n\n[{plugin}]\n{section}\n\n{}[[statgroup]]\nname = \"test\"\nupdate_interval = \"*\"\nstats = [{}]\n",
+        "[global]\nversion = \"0.39\"\nstats_processor = {sinks}\nmin_update_interval_override = 5\nactive_stat_groups = [\"test\"]\n{global_extra}\n\n{sections}\n\n{}[[statgroup]]\nname = \"test\"\nupdate_interval = \"*\"\nstats = [{}]\n",
         cluster_tables(c),
         list.join(", ")
     )
