@@ -5,14 +5,13 @@
 //! wait is a condition with a deadline.
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use onefs_sim::ClusterSpec;
 
-use crate::influxd::Influxd;
+use crate::influxd::{self, Influxd};
 use crate::sim::{self, Clusters};
 use crate::util::{self, Dir, Running};
 
@@ -104,15 +103,6 @@ fn segment_bytes(dir: &Path) -> u64 {
         }
     }
     total
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -252,7 +242,7 @@ fn fan_out_two_influxdb_servers_complete_beside_a_dead_sink_whose_buffer_stays_b
          [delivery.dead]\nbuffer_max_bytes = {bound}\n\n[summary_stats]\nprotocol = true\n",
         influx(main.port, "main"),
         influx(second.port, "second"),
-        influx(closed_port(), "dead"),
+        influx(influxd::free_port(), "dead"),
     );
     let config = dir.write(
         "idic.toml",
