@@ -114,6 +114,8 @@ if [ -n "$gostats" ]; then
 fi
 
 helper() { python3 "$repo/scripts/bench-sim.py" "$@"; }
+# shellcheck source=scripts/influxd.sh
+. "$repo/scripts/influxd.sh"
 hz=$(getconf CLK_TCK)
 work=$(mktemp -d /tmp/idic-bench.XXXXXX)
 pids=() # everything started here, stopped by PID on exit
@@ -159,45 +161,6 @@ config_head() {
     if [ -n "$buffer" ]; then printf '\n[delivery]\nbuffer = "%s"\n' "$buffer"; fi
 }
 config_tail() { sed -n '/^\[summary_stats\]/,$p' idic.toml.example; }
-
-# influxd_start DIR PORT RPC_PORT [PREFIX...]: a real InfluxDB 1.x with its data
-# in DIR, on 127.0.0.1:PORT, database isi_data_insights; PREFIX runs it (nsenter)
-influxd_start() {
-    local dir=$1 port=$2 rpc=$3 i=0
-    shift 3
-    mkdir -p "$dir"
-    cat >"$dir/influxdb.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpc"
-[meta]
-  dir = "$dir/meta"
-[data]
-  dir = "$dir/data"
-  wal-dir = "$dir/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$port"
-  log-enabled = false
-[logging]
-  level = "warn"
-[continuous_queries]
-  enabled = false
-EOF
-    "$@" influxd run -config "$dir/influxdb.conf" >"$dir/influxd.out" 2>&1 &
-    pids+=($!)
-    until [ "$("$@" curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ping")" = 204 ]; do
-        i=$((i + 1))
-        [ $i -le 300 ] && kill -0 "${pids[-1]}" 2>/dev/null || {
-            cat "$dir/influxd.out" >&2
-            die "influxd did not start"
-        }
-        sleep 0.1
-    done
-    "$@" curl -sf -o /dev/null -XPOST "http://127.0.0.1:$port/query" \
-        --data-urlencode 'q=CREATE DATABASE "isi_data_insights"' || die "CREATE DATABASE failed"
-}
 
 # sample_threads PID FILE: writes the most threads PID had, checked every second
 sample_threads() {
@@ -263,7 +226,7 @@ if [ -z "$gostats" ]; then
     if [ "$sink" = influxdb ]; then
         read -r iport irpc < <(helper free-ports 2 | paste -sd' ')
         say "starting influxd on 127.0.0.1:$iport"
-        influxd_start "$work/influxd" "$iport" "$irpc"
+        influxd_start "$work/influxd" "$iport" "$irpc" isi_data_insights || die "influxd failed"
     fi
     unreachable=$((refusing + hanging))
     if [ "$unreachable" -gt 0 ]; then
@@ -383,7 +346,9 @@ for who in idic gostats; do
     for ((k = 1; k <= clusters; k++)); do
         wait_listening "$world/sim/$k.out" 1 "${sims[k - 1]}"
     done
-    [ "$sink" = influxdb ] && influxd_start "$world/influxd" 8086 8088 "${ns[@]}"
+    if [ "$sink" = influxdb ]; then
+        influxd_start "$world/influxd" 8086 8088 isi_data_insights "${ns[@]}" || die "influxd failed"
+    fi
 done
 
 for who in idic gostats; do

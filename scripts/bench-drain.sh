@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 target=${CARGO_TARGET_DIR:-target}
 cargo build --quiet --release -p idic-discard -p idic-influxdb
-bench() { cargo test --quiet --release -p idic --bin idic deliver::drain -- --nocapture 2>&1 | grep -E '^(backlog|drained)'; }
+bench() { cargo test --quiet --release -p idic --lib deliver::drain -- --nocapture 2>&1 | grep -E '^(backlog|drained)'; }
 
 echo "== discard: $clusters clusters x $cycles cycles"
 out=$(IDIC_BENCH_DRAIN="${clusters}x${cycles}" IDIC_BENCH_PLUGIN="$target/release/libdiscard.so" bench)
@@ -37,32 +37,12 @@ awk -v f="$factor" 'BEGIN { exit !(f >= 10) }' || { echo "FAIL: $factor x real t
 if [ -n "$influx_clusters" ]; then
     command -v influxd >/dev/null || { echo "influxd missing: sh scripts/test-deps.sh" >&2; exit 2; }
     work=$(mktemp -d)
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    rpc=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    cat >"$work/influxdb.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpc"
-[meta]
-  dir = "$work/meta"
-[data]
-  dir = "$work/data"
-  wal-dir = "$work/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$port"
-  log-enabled = false
-[logging]
-  level = "warn"
-[continuous_queries]
-  enabled = false
-EOF
-    influxd run -config "$work/influxdb.conf" >"$work/influxd.out" 2>&1 &
-    ipid=$!
-    trap 'kill $ipid 2>/dev/null; wait $ipid 2>/dev/null; rm -rf "$work"' EXIT
-    until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ping")" = 204 ]; do sleep 0.1; done
-    curl -sf -o /dev/null -XPOST "http://127.0.0.1:$port/query" --data-urlencode 'q=CREATE DATABASE "bench"'
+    pids=()
+    trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+    read -r port rpc < <(python3 scripts/bench-sim.py free-ports 2 | paste -sd' ')
+    # shellcheck source=scripts/influxd.sh
+    . scripts/influxd.sh
+    influxd_start "$work" "$port" "$rpc" bench || exit 1
     echo "== influxdb (influxd $(influxd version 2>/dev/null | awk '{print $2}')): $influx_clusters clusters x $cycles cycles"
     IDIC_BENCH_DRAIN="${influx_clusters}x${cycles}" IDIC_BENCH_PLUGIN="$target/release/libinfluxdb.so" \
         IDIC_BENCH_PLUGIN_CONFIG="host = \"127.0.0.1\"

@@ -20,8 +20,10 @@ command -v cargo-fuzz >/dev/null 2>&1 || { echo "fuzz: cargo-fuzz is missing: ca
 # linking the coverage-instrumented targets (undefined __sancov_gen_ symbols),
 # and many codegen units build them faster.
 export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-cargo +nightly fuzz build --features libfuzzer -a $targets >/dev/null 2>&1 || \
-    cargo +nightly fuzz build --features libfuzzer -a
+# `cargo fuzz build` takes one target, or none for all of them.
+only=
+[ $# -eq 1 ] && only=$1
+cargo +nightly fuzz build --features libfuzzer -a $only
 status=0
 printf '%-18s %12s %8s %8s %8s\n' target executions seconds corpus crashes
 for t in $targets; do

@@ -135,15 +135,8 @@ fn check_config_warns_about_typos_with_a_suggestion() {
             "min_update_intervall_override",
         ),
     );
-    let plugins = util::workspace_plugin_dir();
-    let out = util::idic(&[
-        "check-config",
-        file.to_str().unwrap(),
-        "--plugin-dir",
-        plugins.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let (code, err) = check_config(&file, &[]);
+    assert_eq!(code, Some(0), "{err}");
     assert!(
         err.contains("did you mean \"min_update_interval_override\"?"),
         "{err}"
@@ -234,17 +227,10 @@ fn example_influxdb(dir: &Dir, from: &str, to: &str) -> std::path::PathBuf {
     })
 }
 
-fn check_config(dir: &Dir, file: &std::path::Path, extra: &[&str]) -> (Option<i32>, String) {
-    let libs: Vec<(std::path::PathBuf, String)> =
-        ["discard", "influxdb", "influxdbv2", "jsonl", "prometheus"]
-            .iter()
-            .map(|p| (util::workspace_plugin(p), format!("lib{p}.so")))
-            .collect();
-    let libs: Vec<(&std::path::Path, &str)> = libs
-        .iter()
-        .map(|(p, f)| (p.as_path(), f.as_str()))
-        .collect();
-    let plugins = dir.plugin_dir(&libs);
+/// `idic check-config FILE EXTRA...` with the workspace's plugins: the exit code
+/// and standard error.
+fn check_config(file: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let plugins = util::workspace_plugin_dir();
     let mut args = vec![
         "check-config",
         file.to_str().unwrap(),
@@ -280,7 +266,7 @@ fn check_config_refuses_an_unknown_plugin_listing_the_installed_ones() {
             t.replacen("stats_processor = \"influxdb\"", edit, 1)
                 + "\n[sink.archive]\nplugin = \"graphit\"\n"
         });
-        let (code, err) = check_config(&dir, &file, &[]);
+        let (code, err) = check_config(&file, &[]);
         assert_eq!(code, Some(1), "{edit}: {err}");
         assert!(err.contains(place), "{edit}: {err}");
         assert!(
@@ -294,13 +280,13 @@ fn check_config_refuses_an_unknown_plugin_listing_the_installed_ones() {
 fn check_config_warns_about_unknown_keys_in_a_plugin_section_and_strict_makes_it_fatal() {
     let dir = Dir::new();
     let file = example_influxdb(&dir, "authenticated = ", "authenticatd = ");
-    let (code, err) = check_config(&dir, &file, &[]);
+    let (code, err) = check_config(&file, &[]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
         err.contains("[influxdb]: [influxdb] unknown key \"authenticatd\" is ignored"),
         "{err}"
     );
-    let (code, err) = check_config(&dir, &file, &["--strict"]);
+    let (code, err) = check_config(&file, &["--strict"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("--strict makes warnings fatal"), "{err}");
 }
@@ -309,7 +295,7 @@ fn check_config_warns_about_unknown_keys_in_a_plugin_section_and_strict_makes_it
 fn check_config_refuses_a_wrong_type_in_a_plugin_section_naming_plugin_and_section() {
     let dir = Dir::new();
     let file = example_influxdb(&dir, "authenticated = false", "authenticated = \"maybe\"");
-    let (code, err) = check_config(&dir, &file, &[]);
+    let (code, err) = check_config(&file, &[]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("[influxdb] (plugin influxdb "), "{err}");
     assert!(
@@ -317,7 +303,7 @@ fn check_config_refuses_a_wrong_type_in_a_plugin_section_naming_plugin_and_secti
         "{err}"
     );
     let file = example_influxdb(&dir, "database = ", "# database = ");
-    let (code, err) = check_config(&dir, &file, &[]);
+    let (code, err) = check_config(&file, &[]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("[influxdb] database is missing"), "{err}");
 }

@@ -54,14 +54,8 @@ pub fn jsonl_setup(
     stats: &[&str],
     global_extra: &str,
 ) -> (PathBuf, PathBuf, PathBuf) {
-    let plugins = dir.plugin_dir(&[(&util::workspace_plugin("jsonl"), "libjsonl.so")]);
-    let out = dir.join("points.jsonl");
-    let section = format!("path = {:?}", out.display().to_string());
-    let config = dir.write(
-        "idic.toml",
-        &sim::config("jsonl", &section, c, stats, global_extra),
-    );
-    (plugins, config, out)
+    let lib = util::workspace_plugin("jsonl");
+    sim::file_sink(dir, c, "jsonl", &lib, stats, global_extra)
 }
 
 /// The rows the collector should make of `value`, as sorted (tags, fields)
@@ -670,17 +664,13 @@ fn a_panicking_cluster_task_is_logged_and_restarted_while_the_others_go_on() {
 fn out_of_tree_plugin_receives_points_through_the_real_loading_path() {
     let dir = Dir::new();
     let c = sim::clusters(&dir, vec![ClusterSpec::new("Tp1"), ClusterSpec::new("Tp2")]);
-    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("outoftree"), "liboutoftree.so")]);
-    let out = dir.join("outoftree.txt");
-    let config = dir.write(
-        "idic.toml",
-        &sim::config(
-            "outoftree",
-            &format!("path = {:?}", out.display().to_string()),
-            &c,
-            &["cluster.cpu.idle.avg", "node.load.1min"],
-            "",
-        ),
+    let (plugins, config, out) = sim::file_sink(
+        &dir,
+        &c,
+        "outoftree",
+        &util::fixture_plugin("outoftree"),
+        &["cluster.cpu.idle.avg", "node.load.1min"],
+        "",
     );
     let mut idic = Running::start(&dir, &config, &plugins, &[]);
     idic.wait_until(Duration::from_secs(30), "points from both clusters", || {
@@ -796,17 +786,13 @@ fn panicking_sink_is_reported_and_collection_goes_on() {
 fn plugin_built_against_frozen_api_1_0_receives_points() {
     let dir = Dir::new();
     let c = sim::clusters(&dir, vec![ClusterSpec::new("Old")]);
-    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("frozen"), "libfrozen.so")]);
-    let out = dir.join("frozen.txt");
-    let config = dir.write(
-        "idic.toml",
-        &sim::config(
-            "frozen",
-            &format!("path = {:?}", out.display().to_string()),
-            &c,
-            &["cluster.cpu.idle.avg"],
-            "",
-        ),
+    let (plugins, config, out) = sim::file_sink(
+        &dir,
+        &c,
+        "frozen",
+        &util::fixture_plugin("frozen"),
+        &["cluster.cpu.idle.avg"],
+        "",
     );
     let mut idic = Running::start(&dir, &config, &plugins, &[]);
     idic.wait_until(Duration::from_secs(30), "points", || {

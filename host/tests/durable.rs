@@ -5,30 +5,25 @@
 //! wait is a condition with a deadline.
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use onefs_sim::ClusterSpec;
 
-use crate::influxd::Influxd;
+use crate::influxd::{self, Influxd};
 use crate::sim::{self, Clusters};
 use crate::util::{self, Dir, Running};
 
 /// The statistic whose cycles the tests count (5 s in the simulator).
 const CPU: &str = "cluster.cpu.idle.avg";
 
-/// `[global]` for `sinks`, fast retries, and the clusters and one stat group.
+/// A config for `sinks` with fast retries, `rest` (the sinks' sections and any
+/// other), the clusters and one stat group.
 fn config(c: &Clusters, sinks: &str, stats: &[&str], rest: &str) -> String {
-    let list: Vec<String> = stats.iter().map(|s| format!("{s:?}")).collect();
-    format!(
-        "[global]\nversion = \"0.39\"\nstats_processor = {sinks}\nmin_update_interval_override = 5\n\
-         stats_processor_retry_interval = 1\nmax_backoff = 2\nstats_processor_max_retries = 1\n\
-         active_stat_groups = [\"test\"]\n\n{rest}\n\n{}[[statgroup]]\nname = \"test\"\nupdate_interval = \"*\"\nstats = [{}]\n",
-        sim::cluster_tables(c),
-        list.join(", ")
-    )
+    let retries =
+        "stats_processor_retry_interval = 1\nmax_backoff = 2\nstats_processor_max_retries = 1";
+    sim::sinks_config(sinks, retries, rest, c, stats)
 }
 
 /// An influxdb section (or `[sink.NAME]` body) writing to `port`, database `db`.
@@ -108,15 +103,6 @@ fn segment_bytes(dir: &Path) -> u64 {
         }
     }
     total
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -256,7 +242,7 @@ fn fan_out_two_influxdb_servers_complete_beside_a_dead_sink_whose_buffer_stays_b
          [delivery.dead]\nbuffer_max_bytes = {bound}\n\n[summary_stats]\nprotocol = true\n",
         influx(main.port, "main"),
         influx(second.port, "second"),
-        influx(closed_port(), "dead"),
+        influx(influxd::free_port(), "dead"),
     );
     let config = dir.write(
         "idic.toml",

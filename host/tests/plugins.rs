@@ -1,7 +1,7 @@
 //! Plugins load through the real path: found in a plugins folder, checked by
 //! abi_stable, refused with one clear message when they cannot be used.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use crate::sim;
 use crate::util::{self, Dir, Running};
 
 /// A config whose only cluster is never reached: plugin loading comes first.
-fn config_for(dir: &Dir, plugin: &str) -> std::path::PathBuf {
+fn config_for(dir: &Dir, plugin: &str) -> PathBuf {
     dir.write(
         "idic.toml",
         &format!(
@@ -142,36 +142,9 @@ fn plugin_built_against_frozen_api_1_0_loads_into_this_host() {
 fn refuses_plugin_built_for_another_major_api_and_names_both_versions() {
     // Build a plugin against a copy of plugin-api that claims 2.0.0.
     let dir = Dir::new();
-    let root = util::workspace_root();
-    let api = dir.join("plugin-api");
-    copy_dir(&root.join("plugin-api"), &api);
-    let manifest = std::fs::read_to_string(api.join("Cargo.toml"))
-        .unwrap()
-        .replace("version = \"1.0.0\"", "version = \"2.0.0\"");
-    std::fs::write(api.join("Cargo.toml"), manifest).unwrap();
-    let plugin = dir.join("future");
-    std::fs::create_dir_all(plugin.join("src")).unwrap();
-    std::fs::write(
-        plugin.join("Cargo.toml"),
-        "[package]\nname = \"future\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nidic-plugin-api = { path = \"../plugin-api\" }\n\n[workspace]\n",
-    )
-    .unwrap();
-    let source = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/outoftree/src/lib.rs"),
-    )
-    .unwrap()
-    .replace("\"outoftree\"", "\"future\"");
-    std::fs::write(plugin.join("src/lib.rs"), source).unwrap();
-    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/Cargo.lock");
-    std::fs::copy(lock, plugin.join("Cargo.lock")).unwrap();
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--manifest-path"])
-        .arg(plugin.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", util::profile_dir().join("../fixtures"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let lib = util::profile_dir().join("../fixtures/debug/libfuture.so");
+    let lib = plugin_against_edited_api(&dir, "future", "Cargo.toml", |manifest| {
+        manifest.replace("version = \"1.0.0\"", "version = \"2.0.0\"")
+    });
     let plugins = dir.plugin_dir(&[(&lib, "libfuture.so")]);
     let (code, stderr) = run_to_exit(&dir, "future", &plugins);
     assert_eq!(code, 1);
@@ -186,19 +159,15 @@ fn refuses_plugin_built_for_another_major_api_and_names_both_versions() {
 fn overwriting_a_loaded_plugin_is_harmless_and_sighup_loads_the_new_version() {
     let dir = Dir::new();
     let c = sim::clusters(&dir, vec![ClusterSpec::new("Swap")]);
-    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("outoftree"), "liboutoftree.so")]);
-    let installed = plugins.join("liboutoftree.so");
-    let out = dir.join("outoftree.txt");
-    let config = dir.write(
-        "idic.toml",
-        &sim::config(
-            "outoftree",
-            &format!("path = {:?}", out.display().to_string()),
-            &c,
-            &["cluster.cpu.idle.avg"],
-            "",
-        ),
+    let (plugins, config, out) = sim::file_sink(
+        &dir,
+        &c,
+        "outoftree",
+        &util::fixture_plugin("outoftree"),
+        &["cluster.cpu.idle.avg"],
+        "",
     );
+    let installed = plugins.join("liboutoftree.so");
     let points = || {
         std::fs::read_to_string(&out)
             .unwrap_or_default()
@@ -249,8 +218,7 @@ fn plugin_api_builds_and_packages_outside_the_workspace_offline() {
     let dir = Dir::new();
     let api = dir.join("idic-plugin-api");
     copy_dir(&util::workspace_root().join("plugin-api"), &api);
-    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/Cargo.lock");
-    std::fs::copy(lock, api.join("Cargo.lock")).unwrap();
+    std::fs::copy(fixture_source("plugins/Cargo.lock"), api.join("Cargo.lock")).unwrap();
     for verb in [&["build", "--quiet"][..], &["package", "--quiet"]] {
         let out = Command::new(env!("CARGO"))
             .args(verb)
@@ -387,18 +355,8 @@ fn a_new_plugin_builds_from_the_installed_sdk_offline_and_passes_the_check() {
     );
     // And it runs: idic collects from a simulated cluster into it.
     let c = sim::clusters(&dir, vec![ClusterSpec::new("Fresh")]);
-    let plugins = dir.plugin_dir(&[(&lib, "libgraphite.so")]);
-    let out = dir.join("collected.txt");
-    let config = dir.write(
-        "run.toml",
-        &sim::config(
-            "graphite",
-            &format!("path = {:?}", out.display().to_string()),
-            &c,
-            &["cluster.cpu.idle.avg"],
-            "",
-        ),
-    );
+    let (plugins, config, out) =
+        sim::file_sink(&dir, &c, "graphite", &lib, &["cluster.cpu.idle.avg"], "");
     let mut idic = Running::start(&dir, &config, &plugins, &[]);
     idic.wait_until(Duration::from_secs(30), "points in the new sink", || {
         std::fs::read_to_string(&out)
@@ -412,39 +370,13 @@ fn refuses_plugin_whose_layout_differs_naming_the_field_and_both_versions() {
     // A plugin built against a copy of plugin-api 1.0.0 whose OpenContext has
     // one more field: same version, different layout.
     let dir = Dir::new();
-    let api = dir.join("plugin-api");
-    copy_dir(&util::workspace_root().join("plugin-api"), &api);
-    let context = std::fs::read_to_string(api.join("src/context.rs"))
-        .unwrap()
-        .replacen(
+    let lib = plugin_against_edited_api(&dir, "drifted", "src/context.rs", |context| {
+        context.replacen(
             "    pub onefs_version: RString,\n",
             "    pub onefs_version: RString,\n    /// Not in 1.0.\n    pub node_count: u64,\n",
             1,
-        );
-    std::fs::write(api.join("src/context.rs"), context).unwrap();
-    let plugin = dir.join("drifted");
-    std::fs::create_dir_all(plugin.join("src")).unwrap();
-    std::fs::write(
-        plugin.join("Cargo.toml"),
-        "[package]\nname = \"drifted\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nidic-plugin-api = { path = \"../plugin-api\" }\n\n[workspace]\n",
-    )
-    .unwrap();
-    let source = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/outoftree/src/lib.rs"),
-    )
-    .unwrap()
-    .replace("\"outoftree\"", "\"drifted\"");
-    std::fs::write(plugin.join("src/lib.rs"), source).unwrap();
-    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/Cargo.lock");
-    std::fs::copy(lock, plugin.join("Cargo.lock")).unwrap();
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--manifest-path"])
-        .arg(plugin.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", util::profile_dir().join("../fixtures"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let lib = util::profile_dir().join("../fixtures/debug/libdrifted.so");
+        )
+    });
     let plugins = dir.plugin_dir(&[(&lib, "libdrifted.so")]);
     let (code, stderr) = run_to_exit(&dir, "drifted", &plugins);
     assert_eq!(code, 1, "{stderr}");
@@ -463,6 +395,53 @@ fn refuses_plugin_whose_layout_differs_naming_the_field_and_both_versions() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "one clear message: {stderr}");
+}
+
+/// Builds plugin `name` (the out-of-tree fixture's source under another name)
+/// against a copy of plugin-api whose file `file` went through `edit`, into the
+/// fixtures' target folder, as a third party would; returns the library.
+fn plugin_against_edited_api(
+    dir: &Dir,
+    name: &str,
+    file: &str,
+    edit: impl FnOnce(String) -> String,
+) -> PathBuf {
+    let api = dir.join("plugin-api");
+    copy_dir(&util::workspace_root().join("plugin-api"), &api);
+    let text = std::fs::read_to_string(api.join(file)).unwrap();
+    std::fs::write(api.join(file), edit(text)).unwrap();
+    let plugin = dir.join(name);
+    std::fs::create_dir_all(plugin.join("src")).unwrap();
+    std::fs::write(
+        plugin.join("Cargo.toml"),
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nidic-plugin-api = {{ path = \"../plugin-api\" }}\n\n[workspace]\n"),
+    )
+    .unwrap();
+    let source = std::fs::read_to_string(fixture_source("plugins/outoftree/src/lib.rs"))
+        .unwrap()
+        .replace("\"outoftree\"", &format!("{name:?}"));
+    std::fs::write(plugin.join("src/lib.rs"), source).unwrap();
+    std::fs::copy(
+        fixture_source("plugins/Cargo.lock"),
+        plugin.join("Cargo.lock"),
+    )
+    .unwrap();
+    let target = util::profile_dir().join("../fixtures");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(plugin.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .unwrap();
+    assert!(status.success(), "building plugin {name} failed");
+    target.join(format!("debug/lib{name}.so"))
+}
+
+/// A file under `host/tests/fixtures`.
+fn fixture_source(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

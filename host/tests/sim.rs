@@ -1,6 +1,6 @@
 //! Simulated clusters for the tests, and configs that point idic at them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use onefs_sim::{ClusterSpec, Sim, SimConfig};
 
@@ -46,10 +46,51 @@ pub fn config(
     stats: &[&str],
     global_extra: &str,
 ) -> String {
+    sinks_config(
+        &format!("{plugin:?}"),
+        global_extra,
+        &format!("[{plugin}]\n{section}"),
+        c,
+        stats,
+    )
+}
+
+/// A complete config whose `stats_processor` is `sinks` (TOML: one quoted name or
+/// a list), with `global_extra` lines in `[global]`, then `sections` (the sinks'
+/// tables and any other), the clusters and one stat group with `stats`.
+pub fn sinks_config(
+    sinks: &str,
+    global_extra: &str,
+    sections: &str,
+    c: &Clusters,
+    stats: &[&str],
+) -> String {
     let list: Vec<String> = stats.iter().map(|s| format!("{s:?}")).collect();
     format!(
-        "[global]\nversion = \"0.39\"\nstats_processor = \"{plugin}\"\nmin_update_interval_override = 5\nactive_stat_groups = [\"test\"]\n{global_extra}\n\n[{plugin}]\n{section}\n\n{}[[statgroup]]\nname = \"test\"\nupdate_interval = \"*\"\nstats = [{}]\n",
+        "[global]\nversion = \"0.39\"\nstats_processor = {sinks}\nmin_update_interval_override = 5\nactive_stat_groups = [\"test\"]\n{global_extra}\n\n{sections}\n\n{}[[statgroup]]\nname = \"test\"\nupdate_interval = \"*\"\nstats = [{}]\n",
         cluster_tables(c),
         list.join(", ")
     )
+}
+
+/// A plugins folder holding `lib` as plugin `plugin`, and a config (see
+/// [`config`]) whose `[plugin]` section is `path = "<dir>/points.<plugin>"`: the
+/// setup of the sinks that write to a file (jsonl and the fixtures). Returns the
+/// plugins folder, the config file and the output file.
+pub fn file_sink(
+    dir: &Dir,
+    c: &Clusters,
+    plugin: &str,
+    lib: &Path,
+    stats: &[&str],
+    global_extra: &str,
+) -> (PathBuf, PathBuf, PathBuf) {
+    let plugins = dir.plugin_dir(&[(lib, &format!("lib{plugin}.so"))]);
+    let out = dir.join(&format!("points.{plugin}"));
+    let section = format!("path = {:?}", out.display().to_string());
+    let config = dir.write(
+        "idic.toml",
+        &config(plugin, &section, c, stats, global_extra),
+    );
+    (plugins, config, out)
 }

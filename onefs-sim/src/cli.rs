@@ -166,7 +166,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--malformed" => {
                 let v = value()?;
                 faults.malformed = Some(
-                    Malformed::from_name(&v).ok_or("--malformed takes truncated, html, huge, wrong-types, random, oversized, slow or reset")?,
+                    Malformed::from_name(&v)
+                        .ok_or_else(|| format!("--malformed takes {}", Malformed::names()))?,
                 );
             }
             other => return Err(format!("unknown argument {other}")),

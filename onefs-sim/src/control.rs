@@ -153,16 +153,18 @@ fn set_faults(cluster: Arc<ClusterState>, body: &[u8]) -> Response {
     if let Some(m) = v.get("malformed") {
         match m {
             Value::Null => f.set_malformed(None),
-            Value::String(name) => match (Malformed::from_name(name), v["malformed_for"].as_u64()) {
-                (Some(m), Some(n)) => f.set_malformed_for(m, n),
-                (Some(m), None) => f.set_malformed(Some(m)),
-                (None, _) => {
-                    return bad(
-                        400,
-                        "malformed must be \"truncated\", \"html\", \"huge\", \"wrong-types\", \"random\", \"oversized\", \"slow\", \"reset\" or null",
-                    )
+            Value::String(name) => {
+                match (Malformed::from_name(name), v["malformed_for"].as_u64()) {
+                    (Some(m), Some(n)) => f.set_malformed_for(m, n),
+                    (Some(m), None) => f.set_malformed(Some(m)),
+                    (None, _) => {
+                        return bad(
+                            400,
+                            &format!("malformed must be null or {}", Malformed::names()),
+                        )
+                    }
                 }
-            },
+            }
             _ => return bad(400, "malformed must be a string or null"),
         }
     }

@@ -153,6 +153,13 @@ impl Malformed {
     pub fn from_name(name: &str) -> Option<Malformed> {
         ALL_MALFORMED.into_iter().find(|m| m.name() == name)
     }
+
+    /// Every kind's name, for messages: `truncated, html, ..., slow or reset`.
+    pub fn names() -> String {
+        let names: Vec<&str> = ALL_MALFORMED.iter().map(|m| m.name()).collect();
+        let (last, rest) = names.split_last().expect("at least one kind");
+        format!("{} or {last}", rest.join(", "))
+    }
 }
 
 impl Faults {

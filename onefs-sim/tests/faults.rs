@@ -8,7 +8,10 @@ use onefs_sim::{
 };
 use serde_json::json;
 
-use crate::util::{agent, basic_get, current_path, get, login, post, start, start_one, try_get};
+use crate::util::{
+    agent, agent_with_timeout, basic_get, current_path, get, login, post, start, start_one,
+    try_basic_get, BASIC_AUTH,
+};
 
 const CONFIG: &str = "/platform/1/cluster/config";
 
@@ -51,11 +54,7 @@ fn dropped_connections_fail_requests() {
     let sim = start_one(ClusterSpec::new("Dropping"));
     let (agent, c) = (agent(&sim), &sim.clusters()[0]);
     c.faults().set_drop_connections(1.0);
-    let r = try_get(
-        &agent,
-        &format!("{}{CONFIG}", c.url()),
-        &[("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")],
-    );
+    let r = try_basic_get(&agent, c, CONFIG);
     assert!(r.is_err(), "{r:?}");
     assert!(c.counters().dropped >= 1);
     assert_eq!(c.request_log().last().unwrap().status, 0);
@@ -325,24 +324,9 @@ fn a_slow_body_is_not_done_before_a_short_timeout() {
     let sim = start_one(ClusterSpec::new("Trickle"));
     let c = &sim.clusters()[0];
     c.faults().set_malformed(Some(Malformed::SlowBody));
-    let impatient: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(2)))
-        .tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
-                    ureq::tls::Certificate::from_pem(sim.ca_cert_pem().as_bytes()).unwrap(),
-                ])))
-                .build(),
-        )
-        .build()
-        .into();
+    let impatient = agent_with_timeout(&sim, Duration::from_secs(2));
     let started = Instant::now();
-    let r = try_get(
-        &impatient,
-        &format!("{}{CONFIG}", c.url()),
-        &[("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")],
-    );
+    let r = try_basic_get(&impatient, c, CONFIG);
     assert!(r.is_err(), "a body of hundreds of bytes at 1 byte/s: {r:?}");
     assert!(started.elapsed() >= Duration::from_secs(2));
     assert!(SLOW_BODY_PACE.as_secs() >= 1);
@@ -353,11 +337,7 @@ fn a_reset_mid_body_fails_the_request_and_the_next_one_works() {
     let sim = start_one(ClusterSpec::new("Cut"));
     let (agent, c) = (agent(&sim), &sim.clusters()[0]);
     c.faults().set_malformed_for(Malformed::ResetMidBody, 1);
-    let r = try_get(
-        &agent,
-        &format!("{}{CONFIG}", c.url()),
-        &[("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")],
-    );
+    let r = try_basic_get(&agent, c, CONFIG);
     assert!(r.is_err(), "{r:?}");
     assert_eq!(basic_get(&agent, c, CONFIG).json()["name"], "Cut");
 }
@@ -370,7 +350,7 @@ fn basic_response(
 ) -> ureq::http::Response<ureq::Body> {
     agent
         .get(format!("{}{path}", c.url()))
-        .header("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")
+        .header(BASIC_AUTH.0, BASIC_AUTH.1)
         .call()
         .unwrap()
 }

@@ -57,11 +57,19 @@ pub fn start_one(spec: ClusterSpec) -> Sim {
     start(SimConfig::default().cluster(spec))
 }
 
+/// The `Authorization` header of the default user (`statsreader`, `s3kret`).
+pub const BASIC_AUTH: (&str, &str) = ("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0");
+
 /// A client trusting the simulator's CA that reports HTTP errors as replies.
 pub fn agent(sim: &Sim) -> ureq::Agent {
+    agent_with_timeout(sim, Duration::from_secs(20))
+}
+
+/// The same, giving up on any request after `timeout`.
+pub fn agent_with_timeout(sim: &Sim, timeout: Duration) -> ureq::Agent {
     let mut builder = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
+        .timeout_global(Some(timeout))
         .user_agent("onefs-sim-tests/1.0");
     if sim.https() {
         let cert =
@@ -177,11 +185,16 @@ impl Session {
 
 /// GET a path of the cluster with Basic credentials of the default user.
 pub fn basic_get(agent: &ureq::Agent, cluster: &ClusterHandle, path: &str) -> Reply {
-    get(
-        agent,
-        &format!("{}{path}", cluster.url()),
-        &[("Authorization", "Basic c3RhdHNyZWFkZXI6czNrcmV0")],
-    )
+    get(agent, &format!("{}{path}", cluster.url()), &[BASIC_AUTH])
+}
+
+/// The same; transport errors are returned.
+pub fn try_basic_get(
+    agent: &ureq::Agent,
+    cluster: &ClusterHandle,
+    path: &str,
+) -> Result<Reply, ureq::Error> {
+    try_get(agent, &format!("{}{path}", cluster.url()), &[BASIC_AUTH])
 }
 
 /// The `/statistics/current` path for keys, as a collector asks it.
