@@ -102,14 +102,14 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
         } else {
             ""
         };
-        if sink.name == sink.plugin {
-            writeln!(out, "sink: {} ({buffer}{bound}{checked})", sink.name)?;
-        } else {
+        if sink.is_named_instance() {
             writeln!(
                 out,
                 "sink: {} (plugin {}, {buffer}{bound}{checked})",
                 sink.name, sink.plugin
             )?;
+        } else {
+            writeln!(out, "sink: {} ({buffer}{bound}{checked})", sink.name)?;
         }
     }
     let enabled = config.enabled_clusters().count();
@@ -189,10 +189,10 @@ fn check_sinks(cli: &Cli, config: &Config) -> SinkCheck {
     let mut plugins: HashMap<&str, Option<loader::Plugin>> = HashMap::new();
     for sink in &config.sinks {
         let plugin = plugins.entry(&sink.plugin).or_insert_with(|| {
-            let place = if sink.name == sink.plugin {
-                format!("{file}: stats_processor {:?}", sink.name)
-            } else {
+            let place = if sink.is_named_instance() {
                 format!("{file}: [sink.{}] plugin {:?}", sink.name, sink.plugin)
+            } else {
+                format!("{file}: stats_processor {:?}", sink.name)
             };
             loader::find(&sink.plugin, &dirs)
                 .map_err(|e| {
@@ -203,19 +203,17 @@ fn check_sinks(cli: &Cli, config: &Config) -> SinkCheck {
                 .ok()
         });
         let Some(plugin) = plugin else { continue };
-        let section = if sink.name == sink.plugin {
-            format!("[{}]", sink.name)
-        } else {
-            format!("[sink.{}]", sink.name)
-        };
+        let section = sink.section();
         match plugin.control(conversation::CHECK_CONFIG, &sink.settings) {
-            Ok(answer) => {
-                let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
-                for w in v["warnings"].as_array().into_iter().flatten() {
-                    let w = w.as_str().unwrap_or_default();
-                    check.warnings.push(format!("{file}: {section}: {w}"));
-                }
-            }
+            Ok(answer) => match crate::supervise::check_config_warnings(&answer) {
+                Some(warnings) => check
+                    .warnings
+                    .extend(warnings.iter().map(|w| format!("{file}: {section}: {w}"))),
+                None => check.warnings.push(format!(
+                    "{file}: {section}: plugin {} answered check-config with {answer:?}, not {{\"warnings\": [...]}}, so its settings were not checked",
+                    plugin.info.name
+                )),
+            },
             Err(e) if e.kind == ErrorKind::Unsupported => {
                 if !check.unchecked.contains(&sink.plugin) {
                     check.unchecked.push(sink.plugin.clone());

@@ -18,7 +18,7 @@ use idic_plugin_api::{conversation, testing, ErrorKind, SinkError};
 use crate::cli::Cli;
 use crate::config::Config;
 use crate::loader;
-use crate::supervise::Capabilities;
+use crate::supervise::{check_config_warnings, Capabilities, CAPABILITY_KEYS};
 
 /// The longest one plugin call may take before the check fails.
 pub const CALL_LIMIT: Duration = Duration::from_secs(30);
@@ -100,17 +100,13 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
         Ok(serde_json::Value::Object(map)) => {
             let parsed = Capabilities::parse(&caps);
             for (key, value) in &map {
-                let known = match key.as_str() {
-                    "replay" => value.is_boolean(),
-                    "max_instances" => value.is_u64(),
-                    _ => {
-                        report.warn(format!(
-                            "capabilities: key {key:?} means nothing to this idic (docs/PLUGINS.md lists the keys)"
-                        ));
-                        continue;
-                    }
+                let Some((_, has_type)) = CAPABILITY_KEYS.iter().find(|(k, _)| k == key) else {
+                    report.warn(format!(
+                        "capabilities: key {key:?} means nothing to this idic (docs/PLUGINS.md lists the keys)"
+                    ));
+                    continue;
                 };
-                if !known {
+                if !has_type(value) {
                     return report.fail(format!(
                         "capabilities: {key:?} has the wrong JSON type: {value}"
                     ));
@@ -133,22 +129,19 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
         p.control(conversation::CHECK_CONFIG, &s)
     }) {
         None => return false,
-        Some(Ok(answer)) => {
-            let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
-            match v["warnings"].as_array() {
-                Some(ws) => {
-                    report.ok(format!("check-config answers ({} warning(s))", ws.len()));
-                    for w in ws {
-                        report.warn(format!("check-config: {}", w.as_str().unwrap_or_default()));
-                    }
-                }
-                None => {
-                    return report.fail(format!(
-                        "check-config: the answer must be {{\"warnings\": [...]}}, not {answer:?}"
-                    ))
+        Some(Ok(answer)) => match check_config_warnings(&answer) {
+            Some(ws) => {
+                report.ok(format!("check-config answers ({} warning(s))", ws.len()));
+                for w in ws {
+                    report.warn(format!("check-config: {w}"));
                 }
             }
-        }
+            None => {
+                return report.fail(format!(
+                    "check-config: the answer must be {{\"warnings\": [...]}}, not {answer:?}"
+                ))
+            }
+        },
         Some(Err(e)) if e.kind == ErrorKind::Unsupported => report.warn(
             "check-config is not answered: idic check-config cannot check this plugin's section",
         ),

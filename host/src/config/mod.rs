@@ -53,6 +53,23 @@ pub struct SinkConfig {
     pub delivery: DeliveryConfig,
 }
 
+impl SinkConfig {
+    /// A `[sink.NAME]` instance, rather than a plugin named directly in
+    /// `stats_processor`.
+    pub fn is_named_instance(&self) -> bool {
+        self.name != self.plugin
+    }
+
+    /// Where its settings are written: `[influxdb]` or `[sink.NAME]`.
+    pub fn section(&self) -> String {
+        if self.is_named_instance() {
+            format!("[sink.{}]", self.name)
+        } else {
+            format!("[{}]", self.name)
+        }
+    }
+}
+
 /// How batches wait for a sink: `[delivery]` and `[delivery.NAME]`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeliveryConfig {

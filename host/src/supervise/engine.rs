@@ -97,12 +97,8 @@ fn log_settings(cli: &Cli, config: &Config) -> logging::Settings {
 }
 
 /// Loads and starts the sinks of `config`.
-fn start_sinks(
-    cli: &Cli,
-    config: &Config,
-    previous: Option<(&Sinks, &Config)>,
-) -> anyhow::Result<Sinks> {
-    let sinks = Sinks::load(cli, config, previous)?;
+fn start_sinks(cli: &Cli, config: &Config) -> anyhow::Result<Sinks> {
+    let sinks = Sinks::load(cli, config, None)?;
     sinks.start(config)?;
     Ok(sinks)
 }
@@ -110,7 +106,7 @@ fn start_sinks(
 async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
     // The runtime's blocking threads were sized for the first config's pools.
     let sink_threads = config.global.sink_workers;
-    let mut sinks = start_sinks(cli, &config, None)?;
+    let mut sinks = start_sinks(cli, &config)?;
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -161,7 +157,7 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
         // Load first (the old plugins keep serving if that fails), then restart
         // every plugin's process-wide part with the new config (the Prometheus
         // plugin's discovery lists the clusters).
-        let loaded = match Sinks::load(cli, &new, Some((&sinks, &config))) {
+        let loaded = match Sinks::load(cli, &new, Some(&sinks)) {
             Ok(l) => l,
             Err(e) => {
                 log::error!("reload refused: {e:#}; collection goes on with the previous config");

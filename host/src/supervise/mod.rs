@@ -10,4 +10,4 @@ mod sinks;
 
 pub use engine::collect;
 pub use restart::{panic_message, payload_message};
-pub use sinks::{cluster_folder, Capabilities, Target};
+pub use sinks::{check_config_warnings, cluster_folder, Capabilities, Target, CAPABILITY_KEYS};

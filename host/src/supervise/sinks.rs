@@ -39,6 +39,29 @@ pub struct Capabilities {
     pub max_instances: Option<u64>,
 }
 
+/// Whether a JSON value has the type a key needs.
+pub type HasType = fn(&serde_json::Value) -> bool;
+
+/// Every `capabilities()` key this idic reads, with the JSON type it must have
+/// (`idic plugin check` reports any other key, and a wrong type).
+pub const CAPABILITY_KEYS: [(&str, HasType); 2] = [
+    ("replay", serde_json::Value::is_boolean),
+    ("max_instances", serde_json::Value::is_u64),
+];
+
+/// The warnings of a plugin's answer to `check-config` (`{"warnings": [...]}`),
+/// or `None` when the answer has another shape.
+pub fn check_config_warnings(answer: &str) -> Option<Vec<String>> {
+    let v: serde_json::Value = serde_json::from_str(answer).ok()?;
+    let warnings = v.get("warnings")?.as_array()?;
+    Some(
+        warnings
+            .iter()
+            .map(|w| w.as_str().map_or_else(|| w.to_string(), str::to_string))
+            .collect(),
+    )
+}
+
 impl Capabilities {
     /// Reads the JSON; anything unreadable means the defaults.
     pub fn parse(json: &str) -> Capabilities {
@@ -83,11 +106,7 @@ impl Sinks {
     /// nothing. A file whose bytes did not change since `previous` loaded it gives
     /// back the same library; a changed file is loaded as a new private copy
     /// beside the old one (never unloaded), and the change is logged.
-    pub fn load(
-        cli: &Cli,
-        config: &Config,
-        previous: Option<(&Sinks, &Config)>,
-    ) -> anyhow::Result<Sinks> {
+    pub fn load(cli: &Cli, config: &Config, previous: Option<&Sinks>) -> anyhow::Result<Sinks> {
         let dirs = loader::search_dirs(
             cli.plugin_dir.as_deref(),
             config.global.plugin_dir.as_deref(),
@@ -99,7 +118,7 @@ impl Sinks {
                 Some(p) => p.clone(),
                 None => {
                     let old = previous
-                        .and_then(|(s, _)| s.plugins.iter().find(|p| p.info.name == sink.plugin));
+                        .and_then(|s| s.plugins.iter().find(|p| p.info.name == sink.plugin));
                     let p = load_one(&dirs, config, sink, old)?;
                     plugins.push(p.clone());
                     p
@@ -253,10 +272,10 @@ fn load_one(
 
 /// `influxdb`, or `influxdb sink=archive` for a named instance.
 fn label(sink: &SinkConfig, plugin: &Plugin) -> String {
-    if sink.name == plugin.info.name {
-        sink.name.clone()
-    } else {
+    if sink.is_named_instance() {
         format!("{} sink={}", plugin.info.name, sink.name)
+    } else {
+        sink.name.clone()
     }
 }
 
@@ -296,6 +315,17 @@ pub fn cluster_folder(label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_check_config_answer_gives_its_warnings_or_none_for_another_shape() {
+        assert_eq!(
+            check_config_warnings(r#"{"warnings": ["unknown key \"hots\"", 7]}"#),
+            Some(vec!["unknown key \"hots\"".to_string(), "7".to_string()])
+        );
+        assert_eq!(check_config_warnings(r#"{"warnings": []}"#), Some(vec![]));
+        assert_eq!(check_config_warnings(r#"{"warning": []}"#), None);
+        assert_eq!(check_config_warnings("ok"), None);
+    }
 
     #[test]
     fn capabilities_default_to_replay_and_any_number_of_instances() {
