@@ -154,7 +154,7 @@ impl Delivery {
             log: None,
         };
         if let Some(disk) = &settings.disk {
-            open_log(&names, disk, &settings, &mut state).await;
+            open_log(&names, disk, &settings, pool, &mut state).await;
         }
         let shared = Arc::new(Shared {
             names,
@@ -216,10 +216,20 @@ impl Delivery {
 
 /// Opens the folder of a disk queue into `state`; on failure the queue stays in
 /// memory and the failure is logged (once per sink).
-async fn open_log(names: &Names, disk: &Disk, settings: &Settings, state: &mut State) {
+async fn open_log(names: &Names, disk: &Disk, settings: &Settings, pool: &Pool, state: &mut State) {
     let since = Instant::now();
     let result = loop {
-        match Log::open(&disk.dir, disk.segment_bytes) {
+        // Opening reads and checks every segment: after an outage that is a
+        // backlog of megabytes, which must not hold a runtime worker.
+        let (dir, segment_bytes) = (disk.dir.clone(), disk.segment_bytes);
+        let opened = pool.run(move || Log::open(&dir, segment_bytes)).await;
+        let opened = opened.unwrap_or_else(|e| {
+            Err(OpenError::Io(
+                disk.dir.clone(),
+                std::io::Error::other(crate::supervise::panic_message(e)),
+            ))
+        });
+        match opened {
             Err(OpenError::Busy(_)) if since.elapsed() < BUSY_WAIT => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
