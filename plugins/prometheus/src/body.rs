@@ -1,9 +1,9 @@
 //! The body of an answer: whole (its length known, sent with `Content-Length`),
-//! or streamed: pieces handed over by a renderer while it still renders, so a
-//! large `/metrics` body goes out as it is made (chunked) and never has to exist
-//! whole in memory. A streamed body that ends without its end mark (the renderer
-//! failed) ends in an error, so the client sees a broken answer, never a short
-//! one.
+//! or streamed: pieces pulled from a renderer as the connection takes them, so
+//! a large `/metrics` body is rendered while it goes out (chunked), never has
+//! to exist whole in memory, and never piles up in front of a slow client. A
+//! streamed body whose renderer fails ends in an error, so the client sees a
+//! broken answer, never a short one.
 
 use std::collections::VecDeque;
 use std::io;
@@ -12,31 +12,21 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-/// What a renderer sends: a piece, or `None` once the body is complete.
-pub type Piece = Option<Bytes>;
-
-/// The renderer's end of a streamed body.
-pub type PieceSender = UnboundedSender<Piece>;
-
-/// The answering end of a streamed body.
-pub type PieceReceiver = UnboundedReceiver<Piece>;
-
-/// A channel for a streamed body. Unbounded, so that a renderer never waits for
-/// a slow client (it would hold one of the few render threads): a client that
-/// stops reading costs at most one body of memory, as a whole body would.
-pub fn channel() -> (PieceSender, PieceReceiver) {
-    unbounded_channel()
+/// What renders the rest of a streamed body, one piece per call.
+pub trait Render: Send + 'static {
+    /// The next piece, or `None` once the body is complete. A call renders a
+    /// piece of tens of kilobytes: short enough to run on the connection's
+    /// task.
+    fn next_piece(&mut self) -> io::Result<Option<Bytes>>;
 }
 
 /// An answer's body.
-#[derive(Debug)]
 pub struct Body {
     /// Pieces ready to send, in order.
     ready: VecDeque<Bytes>,
-    /// The rest of a streamed body, until its end mark.
-    rest: Option<PieceReceiver>,
+    /// What renders the rest of a streamed body, until it is complete.
+    rest: Option<Box<dyn Render>>,
 }
 
 impl Body {
@@ -53,13 +43,22 @@ impl Body {
         }
     }
 
-    /// A body starting with `first` and continuing with what `rest` receives
-    /// until its end mark.
-    pub fn streamed(first: Vec<Bytes>, rest: PieceReceiver) -> Body {
+    /// A body starting with `first` and continuing with what `rest` renders,
+    /// piece by piece as the connection asks for them.
+    pub fn streamed(first: Vec<Bytes>, rest: Box<dyn Render>) -> Body {
         Body {
             ready: first.into(),
             rest: Some(rest),
         }
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("ready", &self.ready.len())
+            .field("streamed", &self.rest.is_some())
+            .finish()
     }
 }
 
@@ -69,7 +68,7 @@ impl hyper::body::Body for Body {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
+        _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         if let Some(piece) = self.ready.pop_front() {
             return Poll::Ready(Some(Ok(Frame::data(piece))));
@@ -77,18 +76,15 @@ impl hyper::body::Body for Body {
         let Some(rest) = self.rest.as_mut() else {
             return Poll::Ready(None);
         };
-        match rest.poll_recv(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Some(piece))) => Poll::Ready(Some(Ok(Frame::data(piece)))),
-            Poll::Ready(Some(None)) => {
+        match rest.next_piece() {
+            Ok(Some(piece)) => Poll::Ready(Some(Ok(Frame::data(piece)))),
+            Ok(None) => {
                 self.rest = None;
                 Poll::Ready(None)
             }
-            Poll::Ready(None) => {
+            Err(e) => {
                 self.rest = None;
-                Poll::Ready(Some(Err(io::Error::other(
-                    "the body's renderer stopped before its end",
-                ))))
+                Poll::Ready(Some(Err(e)))
             }
         }
     }
@@ -132,22 +128,31 @@ mod tests {
         assert_eq!(run(collect(body)).unwrap(), "abcde");
     }
 
-    #[test]
-    fn a_streamed_body_is_its_pieces_up_to_the_end_mark() {
-        let (tx, rx) = channel();
-        let body = Body::streamed(vec![Bytes::from("a")], rx);
-        assert_eq!(hyper::body::Body::size_hint(&body).exact(), None);
-        tx.send(Some(Bytes::from("b"))).unwrap();
-        tx.send(None).unwrap();
-        assert_eq!(run(collect(body)).unwrap(), "ab");
+    /// Renders the pieces it was given, then fails if told to.
+    struct Given(VecDeque<&'static str>, bool);
+
+    impl Render for Given {
+        fn next_piece(&mut self) -> io::Result<Option<Bytes>> {
+            match self.0.pop_front() {
+                Some(p) => Ok(Some(Bytes::from(p))),
+                None if self.1 => Err(io::Error::other("render failed")),
+                None => Ok(None),
+            }
+        }
     }
 
     #[test]
-    fn a_streamed_body_without_its_end_mark_fails() {
-        let (tx, rx) = channel();
-        let body = Body::streamed(vec![Bytes::from("a")], rx);
-        tx.send(Some(Bytes::from("b"))).unwrap();
-        drop(tx);
+    fn a_streamed_body_is_its_first_pieces_then_what_is_rendered() {
+        let rest = Given(["b", "c"].into(), false);
+        let body = Body::streamed(vec![Bytes::from("a")], Box::new(rest));
+        assert_eq!(hyper::body::Body::size_hint(&body).exact(), None);
+        assert_eq!(run(collect(body)).unwrap(), "abc");
+    }
+
+    #[test]
+    fn a_streamed_body_whose_renderer_fails_fails() {
+        let rest = Given(["b"].into(), true);
+        let body = Body::streamed(vec![Bytes::from("a")], Box::new(rest));
         assert!(run(collect(body)).is_err());
     }
 }

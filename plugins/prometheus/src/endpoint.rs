@@ -3,9 +3,13 @@
 //! it; `/` is a small landing page linking to it; anything else is 404. The
 //! sockets, TLS and connections are `server.rs`'s.
 //!
-//! Rendering (and compressing) a body is CPU work of milliseconds to tens of
-//! milliseconds: it runs on the runtime's blocking threads, so the worker
-//! threads keep serving every other connection meanwhile.
+//! A body is rendered (and compressed) piece by piece as the connection takes
+//! it: the copy of the store's samples and the first megabyte run on the
+//! runtime's blocking threads (a small body goes out whole, with its length),
+//! and each further piece, tens of kilobytes of work, when the connection asks
+//! for it. So a body never piles up in memory ahead of its client, and the
+//! pieces reuse the same few blocks of memory instead of faulting in fresh
+//! pages for the whole body at every scrape.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -18,10 +22,11 @@ use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode};
 
-use crate::body::{self, Body, PieceSender};
+use crate::body::{Body, Render};
 use crate::encode::Format;
+use crate::recycle;
 use crate::server::{Handler, Reply};
-use crate::store::Store;
+use crate::store::{Cursor, Snapshot, Store};
 
 /// Standard base64 for Basic credentials, padding optional (some clients omit it).
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -71,22 +76,13 @@ impl Handler for Endpoint {
     }
 }
 
-/// What rendering a `/metrics` body did (the body itself went piece by piece
-/// to a [`PieceSender`]).
-struct Rendered {
-    samples: usize,
-    /// The size before compression.
-    text_len: usize,
-    /// The size sent.
-    sent_len: usize,
-}
-
 /// A body whose pieces add up to less than this is sent whole, with its
 /// `Content-Length`; a larger one is streamed as it is rendered.
 const STREAM_FROM: usize = 1024 * 1024;
 
-/// How much gzip output is gathered before it is handed on.
-const GZIP_PIECE: usize = 64 * 1024;
+/// How much gzip output is gathered before it is handed on: like the text
+/// pieces (`store::PIECE`), its buffer stays under glibc's mmap threshold.
+const GZIP_PIECE: usize = 32 * 1024;
 
 impl Endpoint {
     async fn metrics(&self, rq: &Parts) -> Reply {
@@ -94,44 +90,27 @@ impl Endpoint {
         let gzip = accepts_gzip(header(rq, header::ACCEPT_ENCODING));
         let store = Arc::clone(&self.store);
         let cluster = self.cluster.clone();
-        let (tx, mut rx) = body::channel();
         let rendering = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let rendered = render(&store, format, gzip, Instant::now(), &tx);
-            if let Ok(r) = &rendered {
-                log::debug!(
-                    "cluster={cluster} rendered /metrics: {} samples, {} bytes{}, {format:?} format, {} ms",
-                    r.samples,
-                    r.text_len,
-                    if gzip { format!(" ({} gzipped)", r.sent_len) } else { String::new() },
-                    started.elapsed().as_millis(),
-                );
+            let snapshot = store.snapshot(Instant::now());
+            let mut renderer = Renderer::new(snapshot, format, gzip, cluster);
+            // Gather the first pieces: a small body is sent whole, a large one
+            // streams on from what is gathered.
+            let mut first = Vec::new();
+            let mut gathered = 0;
+            while let Some(piece) = renderer.next_piece()? {
+                gathered += piece.len();
+                first.push(piece);
+                if gathered >= STREAM_FROM {
+                    return Ok::<_, std::io::Error>((first, Some(renderer)));
+                }
             }
-            rendered
+            Ok((first, None))
         });
-        // Gather the first pieces: a small body is sent whole, a large one
-        // streams on from what is gathered.
-        let mut first = Vec::new();
-        let mut gathered = 0;
-        let body = loop {
-            match rx.recv().await {
-                Some(Some(piece)) => {
-                    gathered += piece.len();
-                    first.push(piece);
-                    if gathered >= STREAM_FROM {
-                        break Body::streamed(first, rx);
-                    }
-                }
-                Some(None) => break Body::pieces(first),
-                // The renderer stopped without its end mark: say why.
-                None => {
-                    return match rendering.await {
-                        Ok(Err(e)) => self.failed(&e.to_string()),
-                        Err(e) => self.failed(&e.to_string()),
-                        Ok(Ok(_)) => self.failed("the body ended early"),
-                    };
-                }
-            }
+        let body = match rendering.await {
+            Ok(Ok((first, None))) => Body::pieces(first),
+            Ok(Ok((first, Some(rest)))) => Body::streamed(first, Box::new(rest)),
+            Ok(Err(e)) => return self.failed(&e.to_string()),
+            Err(e) => return self.failed(&e.to_string()),
         };
         let mut response = answer(StatusCode::OK, format.content_type(), body);
         let headers = response.headers_mut();
@@ -161,58 +140,111 @@ impl Endpoint {
     }
 }
 
-/// Renders the body of every sample of `store` live at `now`, gzipped when
-/// `gzip`, piece by piece into `out`, then its end mark. The store's lock is
-/// held only while its live samples are copied; the text never exists whole,
-/// and pieces leave as they are made, so the client receives the start of a
-/// large body while the rest is rendered.
-fn render(
-    store: &Store,
+/// Renders one `/metrics` body from a snapshot of the store, gzipped or not,
+/// one piece per call, and logs what it did once it is complete.
+struct Renderer {
+    snapshot: Snapshot,
+    cursor: Cursor,
     format: Format,
+    /// `Some` while a gzipped body is not finished.
+    encoder: Option<GzEncoder>,
+    /// The text of the next piece (the gzipped body's, reused).
+    text: String,
+    /// The text's size, and the size sent.
+    text_len: usize,
+    sent_len: usize,
+    /// Whether the body is rendered whole, and whether that is logged.
+    done: bool,
+    logged: bool,
     gzip: bool,
-    now: Instant,
-    out: &PieceSender,
-) -> std::io::Result<Rendered> {
-    let gone = || std::io::Error::other("the request was dropped");
-    let snapshot = store.snapshot(now);
-    let mut text_len = 0;
-    let mut sent_len = 0;
-    let samples = if gzip {
+    cluster: String,
+    started: Instant,
+}
+
+type GzEncoder = flate2::write::GzEncoder<Vec<u8>>;
+
+impl Renderer {
+    fn new(snapshot: Snapshot, format: Format, gzip: bool, cluster: String) -> Renderer {
         // Packed, a body is about a tenth of its text.
-        let capacity = (GZIP_PIECE * 2).min(snapshot.size_hint() / 8 + 64);
-        let mut encoder = crate::gzip::encoder(capacity);
-        let samples = snapshot.render_in_pieces(format, |piece| {
-            text_len += piece.len();
-            encoder.write_all(piece.as_bytes())?;
-            piece.clear();
+        let encoder = gzip.then(|| GzEncoder::new(recycle::buffer(), crate::gzip::LEVEL));
+        let text = String::with_capacity(if gzip { snapshot.piece_capacity() } else { 0 });
+        Renderer {
+            snapshot,
+            cursor: Cursor::default(),
+            format,
+            encoder,
+            text,
+            text_len: 0,
+            sent_len: 0,
+            done: false,
+            logged: false,
+            gzip,
+            cluster,
+            started: Instant::now(),
+        }
+    }
+
+    /// The next plain piece, or the next [`GZIP_PIECE`] of gzip output;
+    /// empty at the end of a body whose last piece was full.
+    fn render(&mut self) -> std::io::Result<Vec<u8>> {
+        let Some(encoder) = self.encoder.as_mut() else {
+            let mut piece = String::from_utf8(recycle::buffer()).unwrap_or_default();
+            let more = self
+                .snapshot
+                .render_piece(self.format, &mut self.cursor, &mut piece);
+            self.text_len += piece.len();
+            self.done = !more;
+            return Ok(piece.into_bytes());
+        };
+        loop {
+            let more = self
+                .snapshot
+                .render_piece(self.format, &mut self.cursor, &mut self.text);
+            self.text_len += self.text.len();
+            encoder.write_all(self.text.as_bytes())?;
+            self.text.clear();
+            if !more {
+                self.done = true;
+                return match self.encoder.take() {
+                    Some(encoder) => encoder.finish(),
+                    None => Ok(Vec::new()),
+                };
+            }
             let packed = encoder.get_mut();
             if packed.len() >= GZIP_PIECE {
-                let full = std::mem::replace(packed, Vec::with_capacity(capacity));
-                sent_len += full.len();
-                out.send(Some(full.into())).map_err(|_| gone())?;
+                return Ok(std::mem::replace(packed, recycle::buffer()));
             }
-            Ok::<(), std::io::Error>(())
-        })?;
-        let last = encoder.finish()?;
-        sent_len += last.len();
-        out.send(Some(last.into())).map_err(|_| gone())?;
-        samples
-    } else {
-        snapshot.render_in_pieces(format, |piece| {
-            text_len += piece.len();
-            let full = std::mem::take(piece);
-            out.send(Some(full.into_bytes().into())).map_err(|_| gone())
-        })?
-    };
-    if !gzip {
-        sent_len = text_len;
+        }
     }
-    out.send(None).map_err(|_| gone())?;
-    Ok(Rendered {
-        samples,
-        text_len,
-        sent_len,
-    })
+}
+
+impl Render for Renderer {
+    fn next_piece(&mut self) -> std::io::Result<Option<Bytes>> {
+        while !self.done {
+            let piece = self.render()?;
+            if !piece.is_empty() {
+                self.sent_len += piece.len();
+                return Ok(Some(recycle::bytes(piece)));
+            }
+        }
+        if !self.logged {
+            self.logged = true;
+            log::debug!(
+                "cluster={} rendered /metrics: {} samples, {} bytes{}, {:?} format, {} ms",
+                self.cluster,
+                self.cursor.written(),
+                self.text_len,
+                if self.gzip {
+                    format!(" ({} gzipped)", self.sent_len)
+                } else {
+                    String::new()
+                },
+                self.format,
+                self.started.elapsed().as_millis(),
+            );
+        }
+        Ok(None)
+    }
 }
 
 /// Whether an `Accept-Encoding` header accepts gzip: `gzip` (or `x-gzip`, or
@@ -429,8 +461,7 @@ mod tests {
         assert!(plain.ends_with(b"{cluster=\"c1\",node=\"9999\"} 9999 1700000000000\n"));
     }
 
-    /// What [`render`] reports and its pieces joined, checking the end mark
-    /// comes last.
+    /// What a [`Renderer`] reports and its pieces joined.
     struct All {
         samples: usize,
         text_len: usize,
@@ -439,24 +470,17 @@ mod tests {
     }
 
     fn render_all(store: &Store, gzip: bool, now: Instant) -> (Vec<u8>, All) {
-        let (tx, mut rx) = body::channel();
-        let r = render(store, Format::Text, gzip, now, &tx).unwrap();
+        let mut r = Renderer::new(store.snapshot(now), Format::Text, gzip, "c1".into());
         let mut bytes = Vec::new();
         let mut pieces = 0;
-        let mut ended = false;
-        while let Ok(piece) = rx.try_recv() {
-            assert!(!ended, "nothing after the end mark");
-            match piece {
-                Some(b) => {
-                    bytes.extend_from_slice(&b);
-                    pieces += 1;
-                }
-                None => ended = true,
-            }
+        while let Some(piece) = r.next_piece().unwrap() {
+            assert!(!piece.is_empty(), "no empty piece");
+            bytes.extend_from_slice(&piece);
+            pieces += 1;
         }
-        assert!(ended, "an end mark");
+        assert!(r.next_piece().unwrap().is_none(), "nothing after the end");
         let all = All {
-            samples: r.samples,
+            samples: r.cursor.written(),
             text_len: r.text_len,
             sent_len: r.sent_len,
             pieces,

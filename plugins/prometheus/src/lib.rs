@@ -43,6 +43,7 @@ pub mod encode;
 mod endpoint;
 pub mod gzip;
 mod idle;
+mod recycle;
 mod runtime;
 mod sd;
 mod server;

@@ -44,8 +44,20 @@ const NEW: u32 = u32::MAX;
 const PURGE_EVERY: Duration = Duration::from_secs(1);
 
 /// How much rendered text is gathered before it is handed on, when a body is
-/// rendered in pieces ([`Snapshot::render_in_pieces`]).
-const PIECE: usize = 256 * 1024;
+/// rendered in pieces ([`Snapshot::render_piece`]). Pieces are small on
+/// purpose: glibc's malloc (which a plugin uses) serves blocks above its mmap
+/// threshold (64 KiB under idic, which sets it; 128 KiB by default) with a
+/// fresh mapping each time, so 256 KiB pieces cost a page fault per 4 KiB of
+/// every body. A piece and its slack stay under [`PIECE_CAPACITY`], the
+/// capacity of the recycled piece buffers (`recycle.rs`).
+const PIECE: usize = 24 * 1024;
+
+/// The capacity a piece is allocated with: under the 64 KiB threshold.
+const PIECE_CAPACITY: usize = crate::recycle::CAPACITY;
+
+/// Series rendered between two looks at a piece's size: at a few hundred bytes
+/// a line, a piece stays within [`PIECE_CAPACITY`].
+const LINES_PER_STEP: usize = 64;
 
 /// One cluster's samples and the metadata to expose them.
 #[derive(Debug)]
@@ -110,6 +122,26 @@ pub struct Snapshot {
     series: Vec<(Arc<str>, f64, i64)>,
     /// The length of the text body, give or take the values' digits.
     size_hint: usize,
+}
+
+/// Where the rendering of a [`Snapshot`] stands ([`Snapshot::render_piece`]).
+#[derive(Debug, Default)]
+pub struct Cursor {
+    /// The family being rendered (an index in `families`).
+    family: usize,
+    /// Its next series (an index in `series`).
+    from: usize,
+    /// Samples rendered so far.
+    written: usize,
+    /// Whether the end mark is written.
+    finished: bool,
+}
+
+impl Cursor {
+    /// The number of samples rendered so far.
+    pub fn written(&self) -> usize {
+        self.written
+    }
 }
 
 /// A batch prepared outside the lock: names and label sets formatted once.
@@ -482,7 +514,7 @@ impl Snapshot {
         written
     }
 
-    /// Renders the body in `format` piece by piece (about 256 KB each, whole
+    /// Renders the body in `format` piece by piece (about 24 KiB each, whole
     /// lines), handing each piece to `sink`, which may take the string or
     /// leave it (it is cleared either way): the whole text never exists at
     /// once. Returns the number of samples written, or `sink`'s first error.
@@ -491,35 +523,58 @@ impl Snapshot {
         format: Format,
         mut sink: impl FnMut(&mut String) -> Result<(), E>,
     ) -> Result<usize, E> {
-        // A piece of a small body is only as large as the body.
-        let capacity = (PIECE + PIECE / 4).min(self.size_hint + 16);
-        let mut piece = String::with_capacity(capacity);
-        let mut written = 0;
-        let mut start = 0;
-        for (name, help, end) in &self.families {
-            // Large families are split so that a piece stays near its size.
-            let mut from = start;
-            while from < *end {
-                let to = (from + 1024).min(*end);
-                if from == start {
-                    written += self.render_family(&mut piece, format, name, help, from, to);
-                } else {
-                    written += self.render_lines(&mut piece, format, name, from, to);
-                }
-                if piece.len() >= PIECE {
-                    sink(&mut piece)?;
-                    piece.clear();
-                    piece.reserve(capacity);
-                }
-                from = to;
+        let mut cursor = Cursor::default();
+        let mut piece = String::with_capacity(self.piece_capacity());
+        loop {
+            let more = self.render_piece(format, &mut cursor, &mut piece);
+            if !piece.is_empty() {
+                sink(&mut piece)?;
+                piece.clear();
             }
-            start = *end;
+            if !more {
+                return Ok(cursor.written);
+            }
         }
-        encode::finish(&mut piece, format);
-        if !piece.is_empty() {
-            sink(&mut piece)?;
+    }
+
+    /// The capacity to allocate a piece with: [`PIECE_CAPACITY`], or less for
+    /// a small body.
+    pub fn piece_capacity(&self) -> usize {
+        PIECE_CAPACITY.min(self.size_hint + 16)
+    }
+
+    /// Appends the next piece of the body in `format` to `out`: whole lines,
+    /// about [`PIECE`] bytes, where `cursor` left off; the body's end mark
+    /// comes with the last piece. Returns whether more is to come. A body is
+    /// pulled this way by its answer as the client takes it, so a fast
+    /// renderer never piles up a slow client's body in memory.
+    pub fn render_piece(&self, format: Format, cursor: &mut Cursor, out: &mut String) -> bool {
+        let begin = out.len();
+        while let Some((name, help, end)) = self.families.get(cursor.family) {
+            let start = match cursor.family {
+                0 => 0,
+                i => self.families[i - 1].2,
+            };
+            // Large families are split so that a piece stays near its size.
+            let to = (cursor.from + LINES_PER_STEP).min(*end);
+            cursor.written += if cursor.from == start {
+                self.render_family(out, format, name, help, cursor.from, to)
+            } else {
+                self.render_lines(out, format, name, cursor.from, to)
+            };
+            cursor.from = to;
+            if to == *end {
+                cursor.family += 1;
+            }
+            if out.len() - begin >= PIECE {
+                return cursor.family < self.families.len();
+            }
         }
-        Ok(written)
+        if !cursor.finished {
+            encode::finish(out, format);
+            cursor.finished = true;
+        }
+        false
     }
 
     fn render_family(
