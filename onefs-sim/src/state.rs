@@ -15,6 +15,7 @@ use crate::auth::Sessions;
 use crate::catalog::Catalog;
 use crate::config::{ClusterSpec, SimConfig};
 use crate::faults::FaultState;
+use crate::quotas::QuotaSet;
 use crate::record::Recorder;
 use crate::server::{ConnRegistry, ListenerCtl};
 use crate::values::{self, ClusterView};
@@ -43,6 +44,7 @@ pub(crate) struct ClusterState {
     pub recorder: Recorder,
     pub listener: ListenerCtl,
     pub conns: ConnRegistry,
+    pub quotas: QuotaSet,
 }
 
 impl SimShared {
@@ -83,7 +85,9 @@ impl ClusterState {
             key_errors,
             spec.degraded_devid,
         );
+        let quotas = QuotaSet::new(&spec.name, spec.quotas);
         ClusterState {
+            quotas,
             listener: ListenerCtl::new(addr),
             spec,
             devices,
