@@ -225,7 +225,7 @@ impl Token {
     }
 
     fn parse(token: &str) -> Option<Token> {
-        if token.len() % 2 != 0 || token.len() > 8192 {
+        if !token.len().is_multiple_of(2) || token.len() > 8192 {
             return None;
         }
         let bytes: Option<Vec<u8>> = (0..token.len())
@@ -257,7 +257,7 @@ pub fn quota_id(cluster: &str, index: u32) -> String {
 
 fn linked(index: u32) -> Option<bool> {
     match quota_type(index) {
-        "user" | "group" => Some(index % 3 == 0),
+        "user" | "group" => Some(index.is_multiple_of(3)),
         _ => None,
     }
 }
@@ -286,7 +286,7 @@ pub fn quota(cluster: &str, index: u32) -> Value {
     let fsphysical = physical - physical / 8;
     let inodes = 1 + (h >> 20) % 5_000_000;
     let shadow_refs = (h >> 30) % 1000;
-    let physical_ready = (h >> 40) % 7 != 0;
+    let physical_ready = !(h >> 40).is_multiple_of(7);
     let thresholds_on =
         ["fslogicalsize", "applogicalsize", "physicalsize"][((h >> 44) % 3) as usize];
     let selected = match thresholds_on {
@@ -313,7 +313,7 @@ pub fn quota(cluster: &str, index: u32) -> Value {
         "notifications": "default",
         "path": path,
         "persona": persona,
-        "ready": (h >> 6) % 11 != 0,
+        "ready": !(h >> 6).is_multiple_of(11),
         "thresholds": {
             "advisory": advisory,
             "advisory_exceeded": exceeded(advisory),

@@ -52,11 +52,14 @@ struct State {
     current: HashMap<String, Arc<Built>>,
 }
 
+/// One family of a snapshot: metric name, HELP, series (label set, value).
+pub type Family = (Arc<str>, Arc<str>, Vec<(Arc<str>, f64)>);
+
 /// A complete snapshot, its families ready to copy into a scrape.
 #[derive(Debug, Default)]
 pub struct Built {
     /// (metric name, HELP, series (label set, value)), sorted by name.
-    pub families: Vec<(Arc<str>, Arc<str>, Vec<(Arc<str>, f64)>)>,
+    pub families: Vec<Family>,
 }
 
 /// The payload of the `snapshot` control message.
@@ -207,7 +210,7 @@ fn build(
         });
     }
     let series: usize = families.values().map(Vec::len).sum();
-    let mut out: Vec<(Arc<str>, Arc<str>, Vec<(Arc<str>, f64)>)> = families
+    let mut out: Vec<Family> = families
         .into_iter()
         .map(|(name, mut series)| {
             series.sort_by(|a, b| a.0.cmp(&b.0));
