@@ -353,3 +353,104 @@ fn a_cluster_refusing_quotas_keeps_its_statistics_and_says_once_what_privilege_i
         l.contains("quotas are listed again")
     });
 }
+
+/// The points of `path` as (cluster, measurement, time), leaving out a last line
+/// the sink is still writing.
+fn read_whole_lines(path: &std::path::Path) -> Vec<crate::collect::Line> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tmp.path(), whole).unwrap();
+    read_lines(tmp.path())
+}
+
+#[test]
+fn statistics_and_quotas_of_twenty_clusters_do_not_delay_each_other() {
+    let dir = Dir::new();
+    let specs: Vec<ClusterSpec> = (1..=20)
+        .map(|i| ClusterSpec::new(format!("M{i}")).with_quotas(500))
+        .collect();
+    let c = sim::clusters(&dir, specs);
+    let out = dir.join("points.jsonl");
+    let section = format!(
+        "path = {:?}\n\n[quotas]\nenabled = true\ninterval = 3\npage_limit = 25\n",
+        out.display().to_string()
+    );
+    let config = dir.write("idic.toml", &sim::config("jsonl", &section, &c, STATS, ""));
+    let plugins = dir.plugin_dir(&[(&util::workspace_plugin("jsonl"), "libjsonl.so")]);
+    let mut idic = Running::start(&dir, &config, &plugins, &[]);
+    let interval = c
+        .sim
+        .catalog()
+        .get(STATS[0])
+        .unwrap()
+        .update_interval()
+        .unwrap() as i64;
+    let names: Vec<String> = c
+        .sim
+        .clusters()
+        .iter()
+        .map(|h| h.name().to_lowercase())
+        .collect();
+    // Per cluster: the statistics' times, and each quota snapshot's size by time.
+    type Seen = BTreeMap<String, (Vec<i64>, BTreeMap<i64, usize>)>;
+    let seen = || -> Seen {
+        let mut s: Seen = BTreeMap::new();
+        for l in read_whole_lines(&out) {
+            let e = s.entry(l.cluster.clone()).or_default();
+            if l.measurement == "quota" {
+                *e.1.entry(l.time).or_default() += 1;
+            } else {
+                e.0.push(l.time);
+            }
+        }
+        s
+    };
+    idic.wait_until(
+        Duration::from_secs(120),
+        "five statistics cycles and four quota snapshots per cluster",
+        || {
+            let s = seen();
+            names.iter().all(|n| {
+                s.get(n).is_some_and(|(stats, quotas)| {
+                    let mut t = stats.clone();
+                    t.dedup();
+                    t.len() >= 5 && quotas.len() >= 4
+                })
+            })
+        },
+    );
+    idic.signal("TERM");
+    assert_eq!(idic.wait_exit(Duration::from_secs(30)), 0);
+    let s = seen();
+    for (i, name) in names.iter().enumerate() {
+        let (stats, quotas) = &s[name];
+        // Every statistics timestamp from the first to the last is there.
+        let mut times = stats.clone();
+        times.sort();
+        times.dedup();
+        for pair in times.windows(2) {
+            assert_eq!(
+                pair[1] - pair[0],
+                interval,
+                "{name}: a statistics cycle is missing: {times:?}"
+            );
+        }
+        // Every quota snapshot is whole (the last one may still be on its way).
+        let want = c.sim.clusters()[i]
+            .quotas()
+            .expected(Some("directory"))
+            .len()
+            + c.sim.clusters()[i]
+                .quotas()
+                .expected(Some("default-directory"))
+                .len();
+        let sizes: Vec<usize> = quotas.values().copied().collect();
+        for size in &sizes[..sizes.len() - 1] {
+            assert_eq!(
+                *size, want,
+                "{name}: a quota snapshot is incomplete: {sizes:?}"
+            );
+        }
+    }
+}

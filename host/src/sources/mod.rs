@@ -35,7 +35,17 @@ pub use quota_points::MEASUREMENT as QUOTA_MEASUREMENT;
 
 /// The sources of one cluster beside its statistics, with their timers.
 pub struct Sources {
-    timers: Vec<(Instant, Source)>,
+    timers: Vec<Timer>,
+}
+
+/// A source and when it runs.
+struct Timer {
+    /// When its current run began to be due (its next one is an interval later).
+    due: Instant,
+    /// When its next request is due: `due`, or the end of its last request
+    /// while a run takes several.
+    next: Instant,
+    source: Source,
 }
 
 /// One source.
@@ -47,6 +57,9 @@ enum Source {
 pub enum Ran {
     /// Done (points delivered, or a failure logged); nothing for the task to do.
     Done,
+    /// One request of a run that needs more: the source is due again at once,
+    /// after any statistics timer already due.
+    More,
     /// The cluster could not be reached: every timer of the cluster should
     /// wait this back-off (the shared one).
     Unreachable(onefs::Error),
@@ -72,41 +85,45 @@ impl Sources {
         let mut timers = Vec::new();
         let cluster = &config.clusters[index];
         if config.quotas_enabled(cluster) {
-            timers.push((
-                now,
-                Source::Quotas(quotas::QuotaSource::new(config.quotas.clone())),
-            ));
+            timers.push(Timer {
+                due: now,
+                next: now,
+                source: Source::Quotas(quotas::QuotaSource::new(config.quotas.clone())),
+            });
         }
         Sources { timers }
     }
 
     /// When the next source is due, if any is enabled.
     pub fn next_due(&self) -> Option<Instant> {
-        self.timers.iter().map(|(due, _)| *due).min()
+        self.timers.iter().map(|t| t.next).min()
     }
 
     /// Runs the source that is due first and sets its next due time (its own
     /// interval, without drift). `client` is the cluster's, shared with the
     /// statistics.
     pub async fn run_next(&mut self, client: &mut Client, out: &Outlet<'_>) -> Ran {
-        let Some((due, source)) = self.timers.iter_mut().min_by_key(|(due, _)| *due) else {
+        let Some(timer) = self.timers.iter_mut().min_by_key(|t| t.next) else {
             return Ran::Done;
         };
-        let ran = match source {
-            Source::Quotas(q) => q.run(client, out).await,
+        let (ran, interval) = match &mut timer.source {
+            Source::Quotas(q) => (q.run(client, out).await, q.interval()),
         };
-        let interval = match source {
-            Source::Quotas(q) => q.interval(),
-        };
-        *due = schedule::next_due(*due, interval, Instant::now());
+        let now = Instant::now();
+        if matches!(ran, Ran::More) {
+            timer.next = now;
+        } else {
+            timer.due = schedule::next_due(timer.due, interval, now);
+            timer.next = timer.due;
+        }
         ran
     }
 
     /// Puts every source's next run after `until` (the shared back-off of a
     /// cluster that could not be reached).
     pub fn wait_until(&mut self, until: Instant) {
-        for (due, _) in &mut self.timers {
-            *due = (*due).max(until);
+        for t in &mut self.timers {
+            t.next = t.next.max(until);
         }
     }
 }

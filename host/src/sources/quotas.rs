@@ -28,6 +28,49 @@ pub struct QuotaSource {
     failing: Option<String>,
     /// Snapshots cut at `max_quotas` since start (the counter the log states).
     truncated: u64,
+    /// The snapshot being listed, between two pages.
+    listing: Option<Listing>,
+}
+
+/// A snapshot being listed, page after page.
+struct Listing {
+    /// Which of `quota_types` is being listed.
+    type_index: usize,
+    /// The request of the next page.
+    next_path: String,
+    /// The resume tokens of this type so far (a repeated one is refused).
+    tokens: Vec<String>,
+    /// The quotas kept so far.
+    kept: Vec<quota_points::Quota>,
+}
+
+impl Listing {
+    fn new(settings: &Quotas) -> Listing {
+        Listing {
+            type_index: 0,
+            next_path: first_page(settings, 0),
+            tokens: Vec::new(),
+            kept: Vec::new(),
+        }
+    }
+}
+
+/// What a page left to do.
+enum Step {
+    More,
+    Done { cut: bool },
+}
+
+/// The first page's request for type `type_index` of the settings.
+fn first_page(s: &Quotas, type_index: usize) -> String {
+    let mut path = format!(
+        "{QUOTAS_PATH}?limit={}&type={}",
+        s.page_limit, s.quota_types[type_index]
+    );
+    if s.resolve_names {
+        path.push_str("&resolve_names=true");
+    }
+    path
 }
 
 /// Why a listing failed.
@@ -42,6 +85,7 @@ impl QuotaSource {
             settings,
             failing: None,
             truncated: 0,
+            listing: None,
         }
     }
 
@@ -49,15 +93,25 @@ impl QuotaSource {
         Duration::from_secs(self.settings.interval.max(1))
     }
 
-    /// Lists, converts and delivers one snapshot.
+    /// Fetches the next page of the snapshot being listed (starting one when
+    /// none is); once the last page is in, converts and delivers the
+    /// snapshot. One page per call, so that a statistics timer that falls
+    /// due meanwhile waits for one request at most, not for the whole listing.
     pub async fn run(&mut self, client: &mut Client, out: &Outlet<'_>) -> Ran {
         let cluster = out.cluster;
-        let listed = self.list(client, cluster).await;
-        let time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        match listed {
-            Ok((quotas, cut)) => {
+        let mut listing = self
+            .listing
+            .take()
+            .unwrap_or_else(|| Listing::new(&self.settings));
+        match self.page(client, &mut listing).await {
+            Ok(Step::More) => {
+                self.listing = Some(listing);
+                Ran::More
+            }
+            Ok(Step::Done { cut }) => {
+                let time = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
                 if self.failing.take().is_some() {
                     log::info!("cluster={cluster} quotas are listed again");
                 }
@@ -74,7 +128,11 @@ impl QuotaSource {
                         self.truncated
                     );
                 }
-                let points: Vec<Point> = quotas.iter().map(|q| q.point(cluster, time)).collect();
+                let points: Vec<Point> = listing
+                    .kept
+                    .iter()
+                    .map(|q| q.point(cluster, time))
+                    .collect();
                 log::debug!("cluster={cluster} quota snapshot: {} quotas", points.len());
                 snapshot::announce(out, MEASUREMENT, time, points.len()).await;
                 deliver(out, points);
@@ -94,60 +152,53 @@ impl QuotaSource {
         }
     }
 
-    /// Every quota of the configured types under the prefix, and whether the
-    /// listing stopped at `max_quotas`.
-    async fn list(
-        &self,
-        client: &mut Client,
-        cluster: &str,
-    ) -> Result<(Vec<quota_points::Quota>, bool), Failure> {
+    /// One page of `listing`: its quotas of the type asked for under the
+    /// prefix are kept (up to `max_quotas`), and the listing moves on to the
+    /// next page, the next type, or its end.
+    async fn page(&self, client: &mut Client, listing: &mut Listing) -> Result<Step, Failure> {
         let s = &self.settings;
-        let max = s.max_quotas as usize;
-        let mut kept = Vec::new();
-        for kind in &s.quota_types {
-            let mut path = format!("{QUOTAS_PATH}?limit={}&type={kind}", s.page_limit);
-            if s.resolve_names {
-                path.push_str("&resolve_names=true");
+        let kind = s.quota_types[listing.type_index].as_str();
+        let path = listing.next_path.clone();
+        let body = client.get(&path).await.map_err(Failure::Onefs)?;
+        let page = quota_points::page(&body).map_err(|e| {
+            Failure::Malformed(format!(
+                "GET {path} answered a body that is not a quota page: {e}"
+            ))
+        })?;
+        for q in page.quotas {
+            if q.kind() != kind {
+                return Err(Failure::Malformed(format!(
+                    "GET {path} listed a quota of type {:?} when asked for {kind:?}",
+                    q.kind()
+                )));
             }
-            let mut seen_tokens: Vec<String> = Vec::new();
-            loop {
-                let body = client.get(&path).await.map_err(Failure::Onefs)?;
-                let page = quota_points::page(&body).map_err(|e| {
-                    Failure::Malformed(format!(
-                        "GET {path} answered a body that is not a quota page: {e}"
-                    ))
-                })?;
-                for q in page.quotas {
-                    if q.kind() != kind {
-                        return Err(Failure::Malformed(format!(
-                            "GET {path} listed a quota of type {:?} when asked for {kind:?}",
-                            q.kind()
-                        )));
-                    }
-                    if !q.path().starts_with(&s.path_prefix) {
-                        continue;
-                    }
-                    if kept.len() == max {
-                        return Ok((kept, true));
-                    }
-                    kept.push(q);
-                }
-                match page.resume.filter(|t| !t.is_empty()) {
-                    Some(token) => {
-                        if seen_tokens.contains(&token) {
-                            return Err(Failure::Malformed(format!(
-                                "GET {QUOTAS_PATH} answered the same resume token twice; the listing of {kind} quotas was abandoned"
-                            )));
-                        }
-                        path = format!("{QUOTAS_PATH}?resume={}", percent_encode(&token));
-                        seen_tokens.push(token);
-                    }
-                    None => break,
-                }
+            if !q.path().starts_with(&s.path_prefix) {
+                continue;
             }
-            log::trace!("cluster={cluster} listed {kind} quotas");
+            if listing.kept.len() == s.max_quotas as usize {
+                return Ok(Step::Done { cut: true });
+            }
+            listing.kept.push(q);
         }
-        Ok((kept, false))
+        match page.resume.filter(|t| !t.is_empty()) {
+            Some(token) => {
+                if listing.tokens.contains(&token) {
+                    return Err(Failure::Malformed(format!(
+                        "GET {QUOTAS_PATH} answered the same resume token twice; the listing of {kind} quotas was abandoned"
+                    )));
+                }
+                listing.next_path = format!("{QUOTAS_PATH}?resume={}", percent_encode(&token));
+                listing.tokens.push(token);
+                Ok(Step::More)
+            }
+            None if listing.type_index + 1 < s.quota_types.len() => {
+                listing.type_index += 1;
+                listing.tokens.clear();
+                listing.next_path = first_page(s, listing.type_index);
+                Ok(Step::More)
+            }
+            None => Ok(Step::Done { cut: false }),
+        }
     }
 
     /// The kind of a failure (logged once per kind) and its message.
