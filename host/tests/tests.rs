@@ -32,3 +32,5 @@ mod influxdb;
 mod durable;
 // The quota source: paging, InfluxDB and /metrics values, deletions, limits, refusals.
 mod quotas;
+// The partitioned-performance source: datasets, workloads, exact values in InfluxDB.
+mod perf;

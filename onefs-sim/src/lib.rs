@@ -13,6 +13,8 @@
 //! - `GET /platform/3/statistics/summary/{protocol,client,drive}`,
 //! - `GET /platform/8/quota/quotas` (paged) and `/platform/1/quota/quotas-summary`
 //!   ([`quotas`]),
+//! - `GET /platform/10/performance/datasets` and
+//!   `/platform/10/statistics/summary/workload?dataset=NAME` ([`perf`]),
 //! - `/sim/...`: a control endpoint (faults, counters, request log, expected values).
 //!
 //! Every number is a pure function of (cluster, key, devid, field, row, time bucket),
@@ -52,6 +54,7 @@ mod control;
 mod faults;
 mod http;
 mod ops;
+pub mod perf;
 pub mod quotas;
 mod record;
 mod response;

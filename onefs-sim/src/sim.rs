@@ -239,6 +239,11 @@ impl ClusterHandle {
         self.state.expected(&self.shared.catalog, key, devid, time)
     }
 
+    /// The cluster's partitioned-performance datasets, changed live.
+    pub fn perf(&self) -> &crate::perf::PerfSet {
+        &self.state.perf
+    }
+
     /// The cluster's quotas: what the quota endpoints list, changed live.
     pub fn quotas(&self) -> &crate::quotas::QuotaSet {
         &self.state.quotas

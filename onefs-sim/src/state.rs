@@ -15,6 +15,7 @@ use crate::auth::Sessions;
 use crate::catalog::Catalog;
 use crate::config::{ClusterSpec, SimConfig};
 use crate::faults::FaultState;
+use crate::perf::PerfSet;
 use crate::quotas::QuotaSet;
 use crate::record::Recorder;
 use crate::server::{ConnRegistry, ListenerCtl};
@@ -45,6 +46,7 @@ pub(crate) struct ClusterState {
     pub listener: ListenerCtl,
     pub conns: ConnRegistry,
     pub quotas: QuotaSet,
+    pub perf: PerfSet,
 }
 
 impl SimShared {
@@ -86,8 +88,10 @@ impl ClusterState {
             spec.degraded_devid,
         );
         let quotas = QuotaSet::new(&spec.name, spec.quotas);
+        let perf = PerfSet::new(&spec.name, devices.iter().map(|d| d.0).collect());
         ClusterState {
             quotas,
+            perf,
             listener: ListenerCtl::new(addr),
             spec,
             devices,

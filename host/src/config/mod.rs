@@ -104,8 +104,8 @@ impl Default for Quotas {
 /// `[partitioned_performance]`: datasets and workloads as a source (goppstats).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionedPerformance {
-    /// Collect partitioned performance (not implemented in this build: a
-    /// warning says so and nothing is collected).
+    /// Collect partitioned performance from every cluster that does not say
+    /// `partitioned_performance = false`.
     ///
     /// Default false.
     pub enabled: bool,
@@ -390,6 +390,13 @@ impl Config {
     /// Whether quotas are collected from `cluster`.
     pub fn quotas_enabled(&self, cluster: &Cluster) -> bool {
         cluster.quotas.unwrap_or(self.quotas.enabled)
+    }
+
+    /// Whether partitioned performance is collected from `cluster`.
+    pub fn partitioned_performance_enabled(&self, cluster: &Cluster) -> bool {
+        cluster
+            .partitioned_performance
+            .unwrap_or(self.partitioned_performance.enabled)
     }
 
     /// Whether the cluster's name keeps its case.

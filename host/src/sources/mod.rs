@@ -11,11 +11,15 @@
 //! when the cluster could not be reached at all (then every timer of the
 //! cluster waits for the shared back-off).
 //!
-//! `quotas.rs` is the quota source (paging, filters, the `max_quotas` guard,
+//! `perf.rs` is the partitioned-performance source (datasets discovered
+//! every interval, then each dataset's workloads), `perf_points.rs` its
+//! answers to goppstats' points (pure). `quotas.rs` is the quota source (paging, filters, the `max_quotas` guard,
 //! a refused privilege said once), `quota_points.rs` the quota answer to
 //! points (pure), `snapshot.rs` the `snapshot` control message that tells
 //! plugins where a whole quota snapshot begins and ends.
 
+mod perf;
+mod perf_points;
 mod quota_points;
 mod quotas;
 mod snapshot;
@@ -51,6 +55,7 @@ struct Timer {
 /// One source.
 enum Source {
     Quotas(quotas::QuotaSource),
+    Perf(perf::PerfSource),
 }
 
 /// What a source's run did, for the cluster's task.
@@ -91,6 +96,15 @@ impl Sources {
                 source: Source::Quotas(quotas::QuotaSource::new(config.quotas.clone())),
             });
         }
+        if config.partitioned_performance_enabled(cluster) {
+            timers.push(Timer {
+                due: now,
+                next: now,
+                source: Source::Perf(perf::PerfSource::new(
+                    config.partitioned_performance.clone(),
+                )),
+            });
+        }
         Sources { timers }
     }
 
@@ -108,6 +122,7 @@ impl Sources {
         };
         let (ran, interval) = match &mut timer.source {
             Source::Quotas(q) => (q.run(client, out).await, q.interval()),
+            Source::Perf(p) => (p.run(client, out).await, p.interval()),
         };
         let now = Instant::now();
         if matches!(ran, Ran::More) {

@@ -228,7 +228,7 @@ impl QuotaSource {
 }
 
 /// `s` with every byte outside RFC 3986's unreserved set percent-encoded.
-fn percent_encode(s: &str) -> String {
+pub(super) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -143,16 +143,6 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
     let clusters = clusters(&ctx, &table, raw.cluster, &mut warnings)?;
     let quotas = sources::quotas(&ctx, &table)?;
     let partitioned_performance = sources::partitioned_performance(&ctx, &table)?;
-    if partitioned_performance.enabled
-        || clusters
-            .iter()
-            .any(|c| c.partitioned_performance == Some(true))
-    {
-        warnings.push(Warning(format!(
-            "{}: [partitioned_performance] is not implemented in this idic yet: nothing of it is collected",
-            ctx.file
-        )));
-    }
 
     let config = Config {
         path: path.to_path_buf(),

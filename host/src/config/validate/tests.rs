@@ -547,11 +547,20 @@ fn bad_quota_settings_are_refused_with_the_key_and_its_range() {
 }
 
 #[test]
-fn enabling_partitioned_performance_warns_that_it_is_not_collected_yet() {
-    let (_, warnings) = ok(&format!(
-        "{MINIMAL}\n[partitioned_performance]\nenabled = true\n"
+fn partitioned_performance_is_off_unless_enabled_globally_or_per_cluster() {
+    let (c, _) = ok(MINIMAL);
+    assert!(!c.partitioned_performance_enabled(&c.clusters[0]));
+    let (c, warnings) = ok(&format!(
+        "{MINIMAL}\n[partitioned_performance]\nenabled = true\ninterval = 60\n"
     ));
-    assert!(warnings
-        .iter()
-        .any(|w| w.0.contains("[partitioned_performance] is not implemented")));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(c.partitioned_performance_enabled(&c.clusters[0]));
+    assert_eq!(c.partitioned_performance.interval, 60);
+    let e = err(&format!(
+        "{MINIMAL}\n[partitioned_performance]\ninterval = 0\n"
+    ));
+    assert!(
+        e.contains("[partitioned_performance] interval must be a whole number from 1 to 86400"),
+        "{e}"
+    );
 }
