@@ -365,7 +365,7 @@ fn read_whole_lines(path: &std::path::Path) -> Vec<crate::collect::Line> {
 }
 
 #[test]
-fn statistics_and_quotas_of_twenty_clusters_do_not_delay_each_other() {
+fn statistics_quotas_and_partitioned_performance_of_twenty_clusters_do_not_delay_each_other() {
     let dir = Dir::new();
     let specs: Vec<ClusterSpec> = (1..=20)
         .map(|i| ClusterSpec::new(format!("M{i}")).with_quotas(500))
@@ -373,7 +373,8 @@ fn statistics_and_quotas_of_twenty_clusters_do_not_delay_each_other() {
     let c = sim::clusters(&dir, specs);
     let out = dir.join("points.jsonl");
     let section = format!(
-        "path = {:?}\n\n[quotas]\nenabled = true\ninterval = 3\npage_limit = 25\n",
+        "path = {:?}\n\n[quotas]\nenabled = true\ninterval = 3\npage_limit = 25\n\n\
+         [partitioned_performance]\nenabled = true\ninterval = 2\n",
         out.display().to_string()
     );
     let config = dir.write("idic.toml", &sim::config("jsonl", &section, &c, STATS, ""));
@@ -392,14 +393,24 @@ fn statistics_and_quotas_of_twenty_clusters_do_not_delay_each_other() {
         .iter()
         .map(|h| h.name().to_lowercase())
         .collect();
-    // Per cluster: the statistics' times, and each quota snapshot's size by time.
-    type Seen = BTreeMap<String, (Vec<i64>, BTreeMap<i64, usize>)>;
+    // Per cluster: the statistics' times, each quota snapshot's size by time,
+    // and the partitioned-performance rows by (time, node, workload).
+    type Rows = std::collections::BTreeSet<(i64, String, String)>;
+    type Seen = BTreeMap<String, (Vec<i64>, BTreeMap<i64, usize>, Rows)>;
     let seen = || -> Seen {
         let mut s: Seen = BTreeMap::new();
         for l in read_whole_lines(&out) {
             let e = s.entry(l.cluster.clone()).or_default();
             if l.measurement == "quota" {
                 *e.1.entry(l.time).or_default() += 1;
+            } else if l.measurement.starts_with("cluster.performance.dataset.") {
+                let tags = &l.rows[0]["tags"];
+                let who = tags["username"].as_str().or(tags["workload_type"].as_str());
+                e.2.insert((
+                    l.time,
+                    tags["node"].to_string(),
+                    who.unwrap_or_default().to_string(),
+                ));
             } else {
                 e.0.push(l.time);
             }
@@ -412,7 +423,7 @@ fn statistics_and_quotas_of_twenty_clusters_do_not_delay_each_other() {
         || {
             let s = seen();
             names.iter().all(|n| {
-                s.get(n).is_some_and(|(stats, quotas)| {
+                s.get(n).is_some_and(|(stats, quotas, _)| {
                     let mut t = stats.clone();
                     t.dedup();
                     t.len() >= 5 && quotas.len() >= 4
@@ -424,7 +435,7 @@ fn statistics_and_quotas_of_twenty_clusters_do_not_delay_each_other() {
     assert_eq!(idic.wait_exit(Duration::from_secs(30)), 0);
     let s = seen();
     for (i, name) in names.iter().enumerate() {
-        let (stats, quotas) = &s[name];
+        let (stats, quotas, perf) = &s[name];
         // Every statistics timestamp from the first to the last is there.
         let mut times = stats.clone();
         times.sort();
