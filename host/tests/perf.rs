@@ -138,3 +138,68 @@ fn datasets_and_workloads_are_discovered_and_reach_influxdb_with_exact_values() 
     idic.signal("TERM");
     assert_eq!(idic.wait_exit(Duration::from_secs(20)), 0);
 }
+
+#[test]
+fn workloads_reach_metrics_under_goppstats_names() {
+    let dir = Dir::new();
+    let c = sim::clusters(&dir, vec![ClusterSpec::new("P1").with_nodes(2)]);
+    let handle = &c.sim.clusters()[0];
+    let port = crate::promd::free_port();
+    let plugins = dir.plugin_dir(&[(&util::workspace_plugin("prometheus"), "libprometheus.so")]);
+    let text = sim::config(
+        "prometheus",
+        "\n[partitioned_performance]\nenabled = true\ninterval = 2\n",
+        &c,
+        &["cluster.cpu.idle.avg"],
+        "",
+    )
+    .replace(
+        "[[cluster]]\n",
+        &format!("[[cluster]]\nprometheus_port = {port}\n"),
+    );
+    let config = dir.write("idic.toml", &text);
+    let mut idic = Running::start(&dir, &config, &plugins, &[]);
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let get = || -> Option<String> {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .new_agent();
+        agent
+            .get(&url)
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()
+    };
+    idic.wait_until(Duration::from_secs(30), "isilon_ppstat_ samples", || {
+        get().is_some_and(|b| b.contains("isilon_ppstat_protocol_username_ops{"))
+    });
+    let body = get().unwrap();
+    let line = body
+        .lines()
+        .find(|l| {
+            l.starts_with("isilon_ppstat_protocol_username_ops{")
+                && l.contains("username=\"user0\"")
+                && l.contains("node=\"1\"")
+        })
+        .unwrap_or_else(|| panic!("no user0 sample on node 1:\n{body}"));
+    assert!(line.contains("pinned=\"false\""), "{line}");
+    let mut parts = line.rsplit(' ');
+    let time_ms: i64 = parts.next().unwrap().parse().unwrap();
+    let value: f64 = parts.next().unwrap().parse().unwrap();
+    let rows = handle.perf().expected("users", time_ms / 1000).unwrap();
+    let want = rows
+        .iter()
+        .find(|r| r["username"] == "user0" && r["node"] == 1)
+        .unwrap()["ops"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(value, want);
+    assert!(
+        body.contains("isilon_ppstat_protocol_username_Additional_ops{cluster=\"p1\",node=\"1\"}"),
+        "{body}"
+    );
+}

@@ -43,6 +43,7 @@ pub mod encode;
 mod endpoint;
 pub mod gzip;
 mod idle;
+pub mod ppstat;
 mod runtime;
 mod sd;
 mod server;

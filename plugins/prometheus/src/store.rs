@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use idic_plugin_api::{Point, StatInfo};
 
 use crate::encode::{self, Format, Scratch};
+use crate::ppstat;
 use crate::snapshot::{self, Snapshots, NO_TIME};
 
 /// The shortest time a sample stays exposed (gostats' clamp).
@@ -384,14 +385,20 @@ impl Store {
         let now_ms = self.millis(now);
         let mut scratch = Scratch::default();
         let mut p = Prepared::default();
+        let mut pp_bases: HashMap<&str, String> = HashMap::new();
         for point in batch
             .iter()
             .filter(|p| !snapshot::is_snapshot(&p.measurement))
         {
             let key = point.measurement.as_str();
-            let expiry = self.keys.get(key).map_or(UNKNOWN_KEY_EXPIRY, |m| m.expiry);
+            let pp = ppstat::is_ppstat(key);
+            let expiry = if pp {
+                ppstat::EXPIRY
+            } else {
+                self.keys.get(key).map_or(UNKNOWN_KEY_EXPIRY, |m| m.expiry)
+            };
             let expires = now_ms.saturating_add(expiry.as_millis() as u64);
-            encode::for_each_sample(point, instance, &mut scratch, |name, labels, value| {
+            let mut each = |name: &str, labels: &str, value: f64| {
                 // The samples of a row come together: one label set per row.
                 let last = p
                     .label_sets
@@ -418,7 +425,15 @@ impl Store {
                 };
                 p.updates
                     .push((id, (p.label_sets.len() - 1) as u32, sample));
-            });
+            };
+            if pp {
+                let base = pp_bases
+                    .entry(key)
+                    .or_insert_with(|| ppstat::base_name(batch, key));
+                ppstat::for_each_sample(point, base, instance, &mut each);
+            } else {
+                encode::for_each_sample(point, instance, &mut scratch, &mut each);
+            }
         }
         p
     }
