@@ -244,14 +244,14 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
                 targets: &job.targets,
                 sinks_pool: &job.pools.sinks,
             };
-            if let crate::sources::Ran::Unreachable(e) =
+            if let crate::sources::Ran::Unreachable { source, error } =
                 sources.run_next(&mut client, &outlet).await
             {
                 let now = Instant::now();
-                let wait = wait_after(&mut backoff, &e);
+                let wait = wait_after(&mut backoff, &error);
                 down_until = Some(now + wait);
                 sources.wait_until(now + wait);
-                failures.failed(&name, "quotas", "unreachable".into(), &e, wait);
+                failures.failed(&name, source, "unreachable".into(), &error, wait);
             }
             continue;
         }

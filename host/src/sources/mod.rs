@@ -66,8 +66,13 @@ pub enum Ran {
     /// after any statistics timer already due.
     More,
     /// The cluster could not be reached: every timer of the cluster should
-    /// wait this back-off (the shared one).
-    Unreachable(onefs::Error),
+    /// wait the shared back-off.
+    Unreachable {
+        /// Which source (for the log: "quotas", "partitioned performance").
+        source: &'static str,
+        /// What happened.
+        error: onefs::Error,
+    },
 }
 
 /// Where a source's points go and how the plugins hear of a snapshot.

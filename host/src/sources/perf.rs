@@ -56,7 +56,12 @@ impl PerfSource {
                         ),
                     )),
                 },
-                Err(e) if e.is_connection() => return Ran::Unreachable(e),
+                Err(e) if e.is_connection() => {
+                    return Ran::Unreachable {
+                        source: "partitioned performance",
+                        error: e,
+                    }
+                }
                 Err(e) => Err((kind(&e), format!("cannot list performance datasets: {e}"))),
             },
             Some(mut list) => {
@@ -86,7 +91,10 @@ impl PerfSource {
                     },
                     Err(e) if e.is_connection() => {
                         self.pending = None;
-                        return Ran::Unreachable(e);
+                        return Ran::Unreachable {
+                            source: "partitioned performance",
+                            error: e,
+                        };
                     }
                     Err(e) => Err((
                         kind(&e),

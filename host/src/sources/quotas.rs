@@ -138,7 +138,10 @@ impl QuotaSource {
                 deliver(out, points);
                 Ran::Done
             }
-            Err(Failure::Onefs(e)) if e.is_connection() => Ran::Unreachable(e),
+            Err(Failure::Onefs(e)) if e.is_connection() => Ran::Unreachable {
+                source: "quotas",
+                error: e,
+            },
             Err(failure) => {
                 let (kind, message) = self.explain(&failure);
                 if self.failing.as_deref() == Some(kind.as_str()) {
