@@ -41,6 +41,9 @@ Options:
                     config; without it each sink's default applies (the
                     InfluxDB plugins buffer on disk, under idic-state/ in the
                     temporary folder)
+  --quotas S        add [quotas] enabled = true, interval = S, every quota type
+                    (the simulator lists 24 quotas per cluster: one request per
+                    type, six per cluster every S seconds)
   --idic-only       ignore $GOSTATS
   -h, --help        this help
 CLUSTERS and SECONDS, as in the script's first version, are --clusters and
@@ -65,7 +68,7 @@ die() {
 }
 say() { echo "bench: $*" >&2; }
 
-clusters="" nodes="" seconds=60 interval=5 sink="" refusing=0 hanging=0 buffer=""
+clusters="" nodes="" seconds=60 interval=5 sink="" refusing=0 hanging=0 buffer="" quotas=""
 gostats=${GOSTATS:-}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -82,6 +85,7 @@ while [ $# -gt 0 ]; do
     --hanging) hanging=$2 && shift ;;
     --gostats) gostats=$2 && shift ;;
     --buffer) buffer=$2 && shift ;;
+    --quotas) quotas=$2 && shift ;;
     --idic-only) gostats="" ;;
     -h | --help) usage && exit 0 ;;
     [0-9]*) [ -z "$clusters" ] && clusters=$1 || seconds=$1 ;;
@@ -159,6 +163,9 @@ config_head() {
         section == "[influxdb]" && /^port = / { print "port = \"" iport "\""; next }
         { print }'
     if [ -n "$buffer" ]; then printf '\n[delivery]\nbuffer = "%s"\n' "$buffer"; fi
+    if [ -n "$quotas" ]; then
+        printf '\n[quotas]\nenabled = true\ninterval = %d\nquota_types = ["directory", "user", "group", "default-directory", "default-user", "default-group"]\n' "$quotas"
+    fi
 }
 config_tail() { sed -n '/^\[summary_stats\]/,$p' idic.toml.example; }
 

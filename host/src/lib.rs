@@ -17,4 +17,5 @@ pub mod onefs;
 pub mod plugin_host;
 pub mod pool;
 pub mod scaffold;
+pub mod sources;
 pub mod supervise;

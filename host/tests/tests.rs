@@ -30,3 +30,7 @@ mod prometheus;
 mod influxdb;
 // Durable, fanned-out delivery: outages, SIGKILL, dead sinks, damaged buffers, full disks.
 mod durable;
+// The quota source: paging, InfluxDB and /metrics values, deletions, limits, refusals.
+mod quotas;
+// The partitioned-performance source: datasets, workloads, exact values in InfluxDB.
+mod perf;

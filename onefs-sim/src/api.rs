@@ -70,6 +70,10 @@ pub(crate) fn handle(sim: &SimShared, cluster: &ClusterState, req: &Request, now
     }
     match resource {
         "cluster/config" => cluster_config(cluster),
+        "quota/quotas" | "quota/quotas-summary" => cluster.quotas.answer(resource, req),
+        "performance/datasets" | "statistics/summary/workload" if version >= 10 => {
+            cluster.perf.answer(resource, req, now)
+        }
         "statistics/current" => current(sim, cluster, req, now),
         "statistics/keys" => key_list(sim, req),
         _ if resource.starts_with("statistics/keys/") => {

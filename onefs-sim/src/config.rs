@@ -115,6 +115,10 @@ pub struct ClusterSpec {
     ///
     /// Default: none.
     pub faults: FaultSettings,
+    /// How many quotas `/platform/8/quota/quotas` lists (see `quotas`).
+    ///
+    /// Default: 24.
+    pub quotas: u32,
 }
 
 impl Default for SimConfig {
@@ -150,6 +154,9 @@ impl SimConfig {
     }
 }
 
+/// Quotas of a cluster unless set otherwise.
+pub const DEFAULT_QUOTAS: u32 = 24;
+
 impl ClusterSpec {
     /// A cluster with default settings on an ephemeral port.
     pub fn new(name: impl Into<String>) -> ClusterSpec {
@@ -165,6 +172,7 @@ impl ClusterSpec {
             degraded_devid: None,
             csrf: true,
             faults: FaultSettings::default(),
+            quotas: DEFAULT_QUOTAS,
         }
     }
 
@@ -211,6 +219,12 @@ impl ClusterSpec {
     /// Sets the number of summary rows.
     pub fn with_summary_rows(mut self, rows: usize) -> ClusterSpec {
         self.summary_rows = rows;
+        self
+    }
+
+    /// Sets the number of quotas.
+    pub fn with_quotas(mut self, quotas: u32) -> ClusterSpec {
+        self.quotas = quotas;
         self
     }
 

@@ -13,6 +13,8 @@
 //! | `POST /sim/reset` | clear counters, log and faults |
 //! | `GET /sim/expected?key=K&devid=D&time=T` | `{"value": ...}` as `/statistics/current` answers it |
 //! | `GET /sim/expected_summary?kind=protocol&time=T` | the summary rows for that time |
+//! | `GET /sim/quotas` | the quotas that exist now, as the quota endpoint lists them |
+//! | `POST /sim/quotas` | `{"count": N}` (quotas 0..N exist), `{"delete": [index, ...]}`, `{"forbidden": bool}` (403 on the quota endpoints) |
 //!
 //! `POST /sim/faults` fields: `latency_ms`, `error_rate`, `error_status`, `drop_rate`,
 //! `down` (bool), `down_for_ms` (down now, up again after that long), `malformed`
@@ -75,6 +77,10 @@ pub(crate) fn handle(sim: &SimShared, own: &Arc<ClusterState>, req: &Request) ->
         }
         ("GET", "/sim/expected") => expected(sim, &cluster, req),
         ("GET", "/sim/expected_summary") => expected_summary(&cluster, req),
+        ("GET", "/sim/quotas") => {
+            Response::json(200, &json!({"quotas": cluster.quotas.expected(None)}))
+        }
+        ("POST", "/sim/quotas") => set_quotas(&cluster, &req.body),
         _ => bad(
             404,
             &format!("unknown control request {} {}", req.method, req.path),
@@ -220,4 +226,25 @@ fn expected_summary(cluster: &ClusterState, req: &Request) -> Response {
     };
     let rows = summary::rows(&cluster.view(), kind, cluster.spec.summary_rows, time);
     Response::json(200, &json!({ kind.name(): rows }))
+}
+
+fn set_quotas(cluster: &ClusterState, body: &[u8]) -> Response {
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return bad(400, "expected a JSON object"),
+        Err(e) => return bad(400, &format!("invalid JSON: {e}")),
+    };
+    if let Some(n) = v["count"].as_u64() {
+        cluster.quotas.set_count(n.min(u64::from(u32::MAX)) as u32);
+    }
+    for i in v["delete"].as_array().into_iter().flatten() {
+        match i.as_u64() {
+            Some(i) => cluster.quotas.delete(i.min(u64::from(u32::MAX)) as u32),
+            None => return bad(400, "delete must list quota indexes"),
+        }
+    }
+    if let Some(f) = v["forbidden"].as_bool() {
+        cluster.quotas.set_forbidden(f);
+    }
+    Response::json(200, &json!({"quotas": cluster.quotas.live().len()}))
 }

@@ -11,6 +11,10 @@
 //! - `GET /platform/1/statistics/keys/<KEY>` and `/platform/1/statistics/keys`,
 //! - `GET /platform/1/statistics/current?key=...` with per-key errors like OneFS,
 //! - `GET /platform/3/statistics/summary/{protocol,client,drive}`,
+//! - `GET /platform/8/quota/quotas` (paged) and `/platform/1/quota/quotas-summary`
+//!   ([`quotas`]),
+//! - `GET /platform/10/performance/datasets` and
+//!   `/platform/10/statistics/summary/workload?dataset=NAME` ([`perf`]),
 //! - `/sim/...`: a control endpoint (faults, counters, request log, expected values).
 //!
 //! Every number is a pure function of (cluster, key, devid, field, row, time bucket),
@@ -50,6 +54,8 @@ mod control;
 mod faults;
 mod http;
 mod ops;
+pub mod perf;
+pub mod quotas;
 mod record;
 mod response;
 mod server;
@@ -66,7 +72,7 @@ pub use catalog::{
 };
 pub use config::{
     default_devices, ClusterSpec, SimConfig, DEFAULT_NODES, DEFAULT_ONEFS_VERSION,
-    DEFAULT_PASSWORD, DEFAULT_SUMMARY_ROWS, DEFAULT_USER,
+    DEFAULT_PASSWORD, DEFAULT_QUOTAS, DEFAULT_SUMMARY_ROWS, DEFAULT_USER,
 };
 pub use faults::{
     FaultSettings, Faults, Malformed, ALL_MALFORMED, HUGE_BODY_BYTES, OVERSIZED_BODY_BYTES,

@@ -239,6 +239,16 @@ impl ClusterHandle {
         self.state.expected(&self.shared.catalog, key, devid, time)
     }
 
+    /// The cluster's partitioned-performance datasets, changed live.
+    pub fn perf(&self) -> &crate::perf::PerfSet {
+        &self.state.perf
+    }
+
+    /// The cluster's quotas: what the quota endpoints list, changed live.
+    pub fn quotas(&self) -> &crate::quotas::QuotaSet {
+        &self.state.quotas
+    }
+
     /// The rows of a summary answer at `time` (any second of its 5 s bucket).
     pub fn expected_summary(&self, kind: SummaryKind, time: i64) -> Vec<Value> {
         summary::rows(&self.state.view(), kind, self.state.spec.summary_rows, time)

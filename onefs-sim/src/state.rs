@@ -15,6 +15,8 @@ use crate::auth::Sessions;
 use crate::catalog::Catalog;
 use crate::config::{ClusterSpec, SimConfig};
 use crate::faults::FaultState;
+use crate::perf::PerfSet;
+use crate::quotas::QuotaSet;
 use crate::record::Recorder;
 use crate::server::{ConnRegistry, ListenerCtl};
 use crate::values::{self, ClusterView};
@@ -43,6 +45,8 @@ pub(crate) struct ClusterState {
     pub recorder: Recorder,
     pub listener: ListenerCtl,
     pub conns: ConnRegistry,
+    pub quotas: QuotaSet,
+    pub perf: PerfSet,
 }
 
 impl SimShared {
@@ -83,7 +87,11 @@ impl ClusterState {
             key_errors,
             spec.degraded_devid,
         );
+        let quotas = QuotaSet::new(&spec.name, spec.quotas);
+        let perf = PerfSet::new(&spec.name, devices.iter().map(|d| d.0).collect());
         ClusterState {
+            quotas,
+            perf,
             listener: ListenerCtl::new(addr),
             spec,
             devices,

@@ -51,6 +51,35 @@ pub fn check_config_answer(warnings: &[String]) -> String {
     format!("{{\"warnings\":[{}]}}", items.join(","))
 }
 
+/// The `control` command with which the host announces a whole snapshot
+/// before writing its points to a cluster's sinks: all of a cluster's quotas
+/// (measurement `quota`) listed at one time. The payload is
+/// [`snapshot_payload`]'s JSON object: `cluster` (the name the cluster's sinks
+/// were opened with), `measurement`, `time` (Unix seconds, the time of every
+/// point of the snapshot) and `points` (how many points of that measurement
+/// and time follow; 0: the snapshot is empty). A plugin that serves only the
+/// latest values can replace the previous snapshot once all of them arrived,
+/// so that an object deleted on the cluster disappears. Plugins that do not
+/// care answer `Unsupported` (the default), which the host expects.
+pub const SNAPSHOT: &str = "snapshot";
+
+/// The payload of [`SNAPSHOT`].
+///
+/// ```
+/// use idic_plugin_api::conversation::snapshot_payload;
+/// assert_eq!(
+///     snapshot_payload("c1", "quota", 1_700_000_000, 2),
+///     r#"{"cluster":"c1","measurement":"quota","time":1700000000,"points":2}"#
+/// );
+/// ```
+pub fn snapshot_payload(cluster: &str, measurement: &str, time: i64, points: usize) -> String {
+    format!(
+        "{{\"cluster\":{},\"measurement\":{},\"time\":{time},\"points\":{points}}}",
+        json_string(cluster),
+        json_string(measurement)
+    )
+}
+
 /// The answer to a `control` command the plugin does not know.
 pub(crate) fn unsupported(command: &str) -> SinkError {
     SinkError::new(

@@ -221,6 +221,9 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
     let mut care = KeyCare::default();
     let mut failures = Failures::default();
     let mut down_until: Option<Instant> = None;
+    // Hook (sources/): quotas and other sources share this task's client and
+    // back-off; they run between statistics requests when they are due first.
+    let mut sources = crate::sources::Sources::new(&job.config, job.index, start);
     loop {
         let has_keys = |t: &Timer| !matches!(&t.bucket.what, Fetch::Stats(k) if k.is_empty());
         if !timers.iter().any(has_keys) && !care.has_parked() {
@@ -232,6 +235,26 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
             return;
         };
         let wake = down_until.map_or(timer.due, |d| d.max(timer.due));
+        // Hook (sources/): a source due before this timer runs first.
+        if let Some(due) = sources.next_due().filter(|&d| d < wake) {
+            sleep_until(down_until.map_or(due, |d| d.max(due)).into()).await;
+            let outlet = crate::sources::Outlet {
+                cluster: &name,
+                deliveries: &deliveries,
+                targets: &job.targets,
+                sinks_pool: &job.pools.sinks,
+            };
+            if let crate::sources::Ran::Unreachable { source, error } =
+                sources.run_next(&mut client, &outlet).await
+            {
+                let now = Instant::now();
+                let wait = wait_after(&mut backoff, &error);
+                down_until = Some(now + wait);
+                sources.wait_until(now + wait);
+                failures.failed(&name, source, "unreachable".into(), &error, wait);
+            }
+            continue;
+        }
         sleep_until(wake.into()).await;
         care.reprobe_due(&name, index, &mut timer.bucket, Instant::now());
         if !has_keys(timer) {

@@ -45,6 +45,8 @@ const CLUSTER: &[&str] = &[
     "disabled",
     "prometheus_port",
     "preserve_case",
+    "quotas",
+    "partitioned_performance",
 ];
 const STATGROUP: &[&str] = &["name", "update_interval", "stats"];
 

@@ -37,6 +37,91 @@ pub struct Config {
     pub stat_groups: Vec<StatGroup>,
     /// The sink instances named by `stats_processor`, in its order.
     pub sinks: Vec<SinkConfig>,
+    /// `[quotas]`: the quota source (disabled unless the section enables it).
+    pub quotas: Quotas,
+    /// `[partitioned_performance]`: the partitioned-performance source.
+    pub partitioned_performance: PartitionedPerformance,
+}
+
+/// The quota types OneFS knows (`type` of `/platform/8/quota/quotas`).
+pub const QUOTA_TYPES: [&str; 6] = [
+    "directory",
+    "user",
+    "group",
+    "default-directory",
+    "default-user",
+    "default-group",
+];
+
+/// `[quotas]`: SmartQuotas as a source (goquotas' `[global]` quota keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quotas {
+    /// Collect quotas from every cluster that does not say `quotas = false`.
+    ///
+    /// Default false.
+    pub enabled: bool,
+    /// Seconds between two quota snapshots of a cluster.
+    ///
+    /// 1 to 86,400. Default 3600 (goquotas' `collection_interval` of 1h).
+    pub interval: u64,
+    /// The quota types listed, one pass each (`type=` of the request).
+    ///
+    /// Default `["directory", "default-directory"]` (goquotas').
+    pub quota_types: Vec<String>,
+    /// Only quotas whose path starts with this (filtered by idic); "" keeps all.
+    ///
+    /// Default "".
+    pub path_prefix: String,
+    /// Quotas per page (`limit`).
+    ///
+    /// 1 to 100,000. Default 1000.
+    pub page_limit: u32,
+    /// The most quotas one snapshot of a cluster may hold: a snapshot that
+    /// would exceed it stops at the limit, says so and counts it.
+    ///
+    /// 1 to 10,000,000. Default 10,000.
+    pub max_quotas: u32,
+    /// Ask OneFS to resolve persona names (`resolve_names=true`).
+    ///
+    /// Default false.
+    pub resolve_names: bool,
+}
+
+impl Default for Quotas {
+    fn default() -> Quotas {
+        Quotas {
+            enabled: false,
+            interval: 3600,
+            quota_types: vec!["directory".into(), "default-directory".into()],
+            path_prefix: String::new(),
+            page_limit: 1000,
+            max_quotas: 10_000,
+            resolve_names: false,
+        }
+    }
+}
+
+/// `[partitioned_performance]`: datasets and workloads as a source (goppstats).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionedPerformance {
+    /// Collect partitioned performance from every cluster that does not say
+    /// `partitioned_performance = false`.
+    ///
+    /// Default false.
+    pub enabled: bool,
+    /// Seconds between two collections of a cluster's datasets.
+    ///
+    /// 1 to 86,400. Default 30 (OneFS refreshes workload numbers every 30 s).
+    pub interval: u64,
+}
+
+impl Default for PartitionedPerformance {
+    fn default() -> PartitionedPerformance {
+        PartitionedPerformance {
+            enabled: false,
+            interval: 30,
+        }
+    }
 }
 
 /// One sink instance: a name in `stats_processor`, its plugin and settings.
@@ -226,6 +311,10 @@ pub struct Cluster {
     pub prometheus_port: Option<u16>,
     /// Overrides `[global] preserve_case`.
     pub preserve_case: Option<bool>,
+    /// Overrides `[quotas] enabled` for this cluster.
+    pub quotas: Option<bool>,
+    /// Overrides `[partitioned_performance] enabled` for this cluster.
+    pub partitioned_performance: Option<bool>,
     /// The table as TOML text without its `password` (handed to plugins).
     pub toml: String,
 }
@@ -296,6 +385,18 @@ impl Config {
     /// The TOML text of the top-level table `name` (a plugin's section), or "".
     pub fn section_toml(&self, name: &str) -> String {
         section_toml(&self.table, name)
+    }
+
+    /// Whether quotas are collected from `cluster`.
+    pub fn quotas_enabled(&self, cluster: &Cluster) -> bool {
+        cluster.quotas.unwrap_or(self.quotas.enabled)
+    }
+
+    /// Whether partitioned performance is collected from `cluster`.
+    pub fn partitioned_performance_enabled(&self, cluster: &Cluster) -> bool {
+        cluster
+            .partitioned_performance
+            .unwrap_or(self.partitioned_performance.enabled)
     }
 
     /// Whether the cluster's name keeps its case.

@@ -245,10 +245,17 @@ pub fn render_lines<'a>(
         out.push_str(labels);
         out.push(' ');
         push_value(out, value);
-        out.push(' ');
+        // A snapshot's sample has no timestamp: the scrape's time is its time.
         match format {
-            Format::Text => out.push_str(ints.format(time.saturating_mul(1000))),
-            Format::OpenMetrics => out.push_str(ints.format(time)),
+            _ if time == crate::snapshot::NO_TIME => {}
+            Format::Text => {
+                out.push(' ');
+                out.push_str(ints.format(time.saturating_mul(1000)));
+            }
+            Format::OpenMetrics => {
+                out.push(' ');
+                out.push_str(ints.format(time));
+            }
         }
         out.push('\n');
         written += 1;

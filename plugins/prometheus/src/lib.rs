@@ -43,10 +43,12 @@ pub mod encode;
 mod endpoint;
 pub mod gzip;
 mod idle;
+pub mod ppstat;
 mod recycle;
 mod runtime;
 mod sd;
 mod server;
+pub mod snapshot;
 pub mod store;
 mod tls;
 
@@ -83,6 +85,20 @@ struct Shared {
     ports: Arc<Mutex<Ports>>,
     /// Open listeners by port: which cluster holds it, and the listener.
     listeners: Mutex<HashMap<u16, (String, Arc<Service>)>>,
+    /// Each cluster's whole snapshots (quotas), by cluster name: announced by
+    /// `control("snapshot", ...)`, possibly before the cluster's sink opens.
+    snapshots: Mutex<HashMap<String, Arc<snapshot::Snapshots>>>,
+}
+
+impl Shared {
+    /// The snapshots of `cluster`, made on first use.
+    fn snapshots(&self, cluster: &str) -> Arc<snapshot::Snapshots> {
+        let mut all = lock(&self.snapshots);
+        Arc::clone(
+            all.entry(cluster.to_string())
+                .or_insert_with(|| Arc::new(snapshot::Snapshots::new(cluster))),
+        )
+    }
 }
 
 /// One cluster's sink: its store and its listener.
@@ -109,8 +125,22 @@ impl Plugin for Prometheus {
     }
 
     /// `check-config`: the section's keys and types, with unknown keys as
-    /// warnings; nothing is bound.
+    /// warnings; nothing is bound. `snapshot`: the boundaries of a whole
+    /// snapshot (quotas) the host is about to write for a cluster.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        if command == conversation::SNAPSHOT {
+            let s = snapshot::Announcement::parse(payload).map_err(SinkError::permanent)?;
+            if !snapshot::is_snapshot(&s.measurement) {
+                return Err(SinkError::permanent(format!(
+                    "measurement {:?} is not one the prometheus plugin serves as snapshots",
+                    s.measurement
+                )));
+            }
+            self.shared
+                .snapshots(&s.cluster)
+                .announce(&s.measurement, s.time, s.points);
+            return Ok("{}".into());
+        }
         conversation::check_config(command, payload, |section| {
             let (_, warnings) = Config::parse(section).map_err(SinkError::config)?;
             Ok(warnings)
@@ -205,7 +235,10 @@ impl Plugin for Prometheus {
         } else {
             None
         };
-        let store = Arc::new(Store::new(cluster, config.instance_label(), &ctx.stats));
+        let store = Arc::new(
+            Store::new(cluster, config.instance_label(), &ctx.stats)
+                .with_snapshots(self.shared.snapshots(cluster)),
+        );
         let runtime = self.runtime()?;
 
         let mut listeners = lock(&self.shared.listeners);

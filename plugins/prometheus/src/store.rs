@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 use idic_plugin_api::{Point, StatInfo};
 
 use crate::encode::{self, Format, Scratch};
+use crate::ppstat;
+use crate::snapshot::{self, Snapshots, NO_TIME};
 
 /// The shortest time a sample stays exposed (gostats' clamp).
 pub const MIN_EXPIRY: Duration = Duration::from_secs(5);
@@ -68,6 +70,8 @@ pub struct Store {
     /// Expiry times are milliseconds since this instant.
     epoch: Instant,
     inner: RwLock<Inner>,
+    /// Whole snapshots (quotas), served beside the samples.
+    snapshots: Arc<Snapshots>,
 }
 
 #[derive(Debug)]
@@ -181,6 +185,7 @@ impl Store {
             .collect();
         let epoch = Instant::now();
         Store {
+            snapshots: Arc::new(Snapshots::new(cluster)),
             cluster: cluster.to_string(),
             instance_label: instance_label.map(str::to_string),
             keys,
@@ -195,9 +200,25 @@ impl Store {
         }
     }
 
-    /// Records every sample of `batch` as arrived at `now`. Returns how many
-    /// samples were written.
+    /// The store with `snapshots` (the plugin's, kept across sinks of the
+    /// cluster) instead of its own.
+    pub fn with_snapshots(mut self, snapshots: Arc<Snapshots>) -> Store {
+        snapshots.set_instance_label(self.instance_label.as_deref());
+        self.snapshots = snapshots;
+        self
+    }
+
+    /// Records every sample of `batch` as arrived at `now`; points of snapshot
+    /// measurements go to the cluster's [`Snapshots`]. Returns how many
+    /// samples were written (snapshot points not counted).
     pub fn write(&self, batch: &[Point], now: Instant) -> usize {
+        if batch.iter().any(|p| snapshot::is_snapshot(&p.measurement)) {
+            self.snapshots.write(
+                batch
+                    .iter()
+                    .filter(|p| snapshot::is_snapshot(&p.measurement)),
+            );
+        }
         let prepared = self.prepare(batch, now);
         let located = self.locate(&prepared);
         self.store(&prepared, located, now)
@@ -353,6 +374,18 @@ impl Store {
                 snap.size_hint += n * (name.len() + 30) + labels_len;
             }
         }
+        drop(inner);
+        for built in self.snapshots.current() {
+            for (name, help, series) in &built.families {
+                for (labels, value) in series {
+                    snap.size_hint += name.len() + labels.len() + 20;
+                    snap.series.push((Arc::clone(labels), *value, NO_TIME));
+                }
+                snap.size_hint += 2 * name.len() + help.len() + 20;
+                snap.families
+                    .push((Arc::clone(name), Arc::clone(help), snap.series.len()));
+            }
+        }
         snap
     }
 
@@ -384,11 +417,20 @@ impl Store {
         let now_ms = self.millis(now);
         let mut scratch = Scratch::default();
         let mut p = Prepared::default();
-        for point in batch {
+        let mut pp_bases: HashMap<&str, String> = HashMap::new();
+        for point in batch
+            .iter()
+            .filter(|p| !snapshot::is_snapshot(&p.measurement))
+        {
             let key = point.measurement.as_str();
-            let expiry = self.keys.get(key).map_or(UNKNOWN_KEY_EXPIRY, |m| m.expiry);
+            let pp = ppstat::is_ppstat(key);
+            let expiry = if pp {
+                ppstat::EXPIRY
+            } else {
+                self.keys.get(key).map_or(UNKNOWN_KEY_EXPIRY, |m| m.expiry)
+            };
             let expires = now_ms.saturating_add(expiry.as_millis() as u64);
-            encode::for_each_sample(point, instance, &mut scratch, |name, labels, value| {
+            let mut each = |name: &str, labels: &str, value: f64| {
                 // The samples of a row come together: one label set per row.
                 let last = p
                     .label_sets
@@ -415,7 +457,15 @@ impl Store {
                 };
                 p.updates
                     .push((id, (p.label_sets.len() - 1) as u32, sample));
-            });
+            };
+            if pp {
+                let base = pp_bases
+                    .entry(key)
+                    .or_insert_with(|| ppstat::base_name(batch, key));
+                ppstat::for_each_sample(point, base, instance, &mut each);
+            } else {
+                encode::for_each_sample(point, instance, &mut scratch, &mut each);
+            }
         }
         p
     }

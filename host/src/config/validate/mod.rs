@@ -4,6 +4,7 @@
 
 mod bounds;
 mod sinks;
+mod sources;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,10 @@ struct RawCluster {
     prometheus_port: Option<u16>,
     #[serde(default)]
     preserve_case: Option<bool>,
+    #[serde(default)]
+    quotas: Option<bool>,
+    #[serde(default)]
+    partitioned_performance: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +141,8 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
     check_logging(&ctx, &raw.logging)?;
     let stat_groups = stat_groups(&ctx, &global, raw.statgroup, &mut warnings)?;
     let clusters = clusters(&ctx, &table, raw.cluster, &mut warnings)?;
+    let quotas = sources::quotas(&ctx, &table)?;
+    let partitioned_performance = sources::partitioned_performance(&ctx, &table)?;
 
     let config = Config {
         path: path.to_path_buf(),
@@ -146,6 +153,8 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
         clusters,
         stat_groups,
         sinks,
+        quotas,
+        partitioned_performance,
     };
     Ok((config, warnings))
 }
@@ -389,6 +398,8 @@ fn clusters(
             disabled: c.disabled,
             prometheus_port: c.prometheus_port,
             preserve_case: c.preserve_case,
+            quotas: c.quotas,
+            partitioned_performance: c.partitioned_performance,
             toml,
         });
     }

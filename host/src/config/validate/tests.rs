@@ -494,3 +494,73 @@ fn the_example_config_is_valid() {
         116
     );
 }
+
+#[test]
+fn a_gostats_config_collects_no_quotas_and_quotas_can_be_enabled_per_cluster() {
+    let (c, _) = ok(MINIMAL);
+    assert_eq!(c.quotas, crate::config::Quotas::default());
+    assert!(!c.quotas_enabled(&c.clusters[0]));
+    let text = MINIMAL.replace("password = \"p\"", "password = \"p\"\nquotas = true");
+    let (c, warnings) = ok(&text);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(c.quotas_enabled(&c.clusters[0]));
+    let text = format!(
+        "{MINIMAL}\n[quotas]\nenabled = true\ninterval = 600\nquota_types = [\"user\"]\n\
+         path_prefix = \"/ifs/home\"\nmax_quotas = 5\npage_limit = 2\nresolve_names = true\n"
+    );
+    let (c, _) = ok(&text);
+    let q = &c.quotas;
+    assert!(q.enabled && q.resolve_names);
+    assert_eq!((q.interval, q.max_quotas, q.page_limit), (600, 5, 2));
+    assert_eq!(
+        (q.quota_types.clone(), q.path_prefix.as_str()),
+        (vec!["user".to_string()], "/ifs/home")
+    );
+}
+
+#[test]
+fn bad_quota_settings_are_refused_with_the_key_and_its_range() {
+    for (section, says) in [
+        (
+            "interval = 0",
+            "[quotas] interval must be a whole number from 1 to 86400",
+        ),
+        (
+            "max_quotas = 0",
+            "[quotas] max_quotas must be a whole number from 1 to 10000000",
+        ),
+        (
+            "quota_types = [\"dir\"]",
+            "quota_types must be a non-empty list of distinct quota types",
+        ),
+        ("quota_types = []", "quota_types must be a non-empty list"),
+        (
+            "enabled = \"yes\"",
+            "[quotas] enabled must be true or false",
+        ),
+        ("intervall = 5", "[quotas] has no key \"intervall\""),
+    ] {
+        let e = err(&format!("{MINIMAL}\n[quotas]\n{section}\n"));
+        assert!(e.starts_with("t.toml:"), "{e}");
+        assert!(e.contains(says), "{section}: {e}");
+    }
+}
+
+#[test]
+fn partitioned_performance_is_off_unless_enabled_globally_or_per_cluster() {
+    let (c, _) = ok(MINIMAL);
+    assert!(!c.partitioned_performance_enabled(&c.clusters[0]));
+    let (c, warnings) = ok(&format!(
+        "{MINIMAL}\n[partitioned_performance]\nenabled = true\ninterval = 60\n"
+    ));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(c.partitioned_performance_enabled(&c.clusters[0]));
+    assert_eq!(c.partitioned_performance.interval, 60);
+    let e = err(&format!(
+        "{MINIMAL}\n[partitioned_performance]\ninterval = 0\n"
+    ));
+    assert!(
+        e.contains("[partitioned_performance] interval must be a whole number from 1 to 86400"),
+        "{e}"
+    );
+}
