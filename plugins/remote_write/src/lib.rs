@@ -31,6 +31,30 @@ pub struct RemoteWriteSink {
     cluster: String,
     client: Client,
     encoder: Encoder,
+    /// After a failure part-way through a batch: that batch's fingerprint and
+    /// how many of its requests were stored. The host retries the same batch,
+    /// which encodes to the same requests; those already stored are skipped,
+    /// since a receiver without an out-of-order window (Prometheus' default)
+    /// would refuse them again as out of order and fail the whole retry.
+    resume: Option<(u64, usize)>,
+}
+
+/// Identifies a batch cheaply: its length and its points' measurements, times
+/// and row counts (FNV-1a).
+fn fingerprint(batch: &[Point]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(&batch.len().to_le_bytes());
+    for p in batch {
+        eat(p.measurement.as_bytes());
+        eat(&p.time.to_le_bytes());
+        eat(&p.rows.len().to_le_bytes());
+    }
+    h
 }
 
 fn parse(text: &str) -> Result<Config, SinkError> {
@@ -96,23 +120,31 @@ impl Plugin for RemoteWrite {
                 config.max_series_per_request,
                 external,
             ),
+            resume: None,
         })
     }
 }
 
 impl Sink for RemoteWriteSink {
     /// Sends the batch's requests in order, each once. The first failure ends
-    /// the batch with its error: a retry sends the whole batch again, and
-    /// receivers keep one sample per series and timestamp, so the requests
-    /// already stored are not doubled. A refused request (4xx) is logged with
-    /// the receiver's message and the batch is dropped by the host.
+    /// the batch with its error; the host's retry of the same batch resumes at
+    /// the request that failed (see `resume`). A refused request (4xx) is
+    /// logged with the receiver's message and the batch is dropped by the
+    /// host.
     fn write(&mut self, batch: &[Point]) -> Result<(), SinkError> {
+        let print = fingerprint(batch);
+        let skip = match self.resume.take() {
+            Some((p, stored)) if p == print => stored,
+            _ => 0,
+        };
         let bodies = self.encoder.encode(batch);
         let (mut series, mut samples) = (0, 0);
-        for body in bodies {
+        for (i, body) in bodies.iter().enumerate().skip(skip) {
             if let Err(e) = self.client.send(&body.bytes) {
                 if e.kind == idic_plugin_api::ErrorKind::Permanent {
                     log::error!("cluster={} {}", self.cluster, e.message);
+                } else if i > 0 {
+                    self.resume = Some((print, i));
                 }
                 return Err(e);
             }
