@@ -30,3 +30,5 @@ mod prometheus;
 mod influxdb;
 // Durable, fanned-out delivery: outages, SIGKILL, dead sinks, damaged buffers, full disks.
 mod durable;
+// Several idic processes, one InfluxDB: shards split clusters; active-active pairs.
+mod scaling;
