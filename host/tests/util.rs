@@ -27,7 +27,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// A plugin built by the workspace. `make test` builds them all first; under a
-/// plain `cargo test`, which builds no `cdylib`, the first call builds the five
+/// plain `cargo test`, which builds no `cdylib`, the first call builds the six
 /// plugins once per test run into a target folder of their own (as the fixtures
 /// are), so that nothing the running `cargo test` linked is rebuilt beside it.
 pub fn workspace_plugin(name: &str) -> PathBuf {
@@ -41,7 +41,14 @@ pub fn workspace_plugin(name: &str) -> PathBuf {
         let target = profile_dir().join("../test-plugins");
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args(["build", "--quiet"]);
-        for p in ["discard", "jsonl", "influxdb", "influxdbv2", "prometheus"] {
+        for p in [
+            "discard",
+            "jsonl",
+            "influxdb",
+            "influxdbv2",
+            "prometheus",
+            "remote-write",
+        ] {
             cargo.args(["-p", &format!("idic-{p}")]);
         }
         let status = cargo
