@@ -6,6 +6,8 @@
 //! range selector (raw samples), VictoriaMetrics' `/api/v1/export` after
 //! `/internal/force_flush`.
 
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
