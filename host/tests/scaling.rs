@@ -29,15 +29,7 @@ struct Instance {
 
 fn instance(c: &Clusters, server: &Influxd, db: &str, extra: &[&str]) -> Instance {
     let dir = Dir::new();
-    let plugins = dir.plugin_dir(&[(&util::workspace_plugin("influxdb"), "libinfluxdb.so")]);
-    let section = format!(
-        "host = \"127.0.0.1\"\nport = \"{}\"\ndatabase = \"{db}\"\nauthenticated = false",
-        server.port
-    );
-    let config = dir.write(
-        "idic.toml",
-        &sim::config("influxdb", &section, c, &[TIMED, POLLED], ""),
-    );
+    let (plugins, config) = crate::influxdb::setup(&dir, c, server, db, &[TIMED, POLLED], "");
     let run = Running::start(&dir, &config, &plugins, extra);
     Instance { run, _dir: dir }
 }

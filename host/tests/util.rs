@@ -26,6 +26,17 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The workspace's plugins (library names; the packages are `idic-` and the
+/// name with `-` for `_`), as the Makefile's `PLUGINS` lists them.
+pub const PLUGINS: [&str; 6] = [
+    "discard",
+    "jsonl",
+    "influxdb",
+    "influxdbv2",
+    "prometheus",
+    "remote_write",
+];
+
 /// A plugin built by the workspace. `make test` builds them all first; under a
 /// plain `cargo test`, which builds no `cdylib`, the first call builds the six
 /// plugins once per test run into a target folder of their own (as the fixtures
@@ -41,15 +52,8 @@ pub fn workspace_plugin(name: &str) -> PathBuf {
         let target = profile_dir().join("../test-plugins");
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args(["build", "--quiet"]);
-        for p in [
-            "discard",
-            "jsonl",
-            "influxdb",
-            "influxdbv2",
-            "prometheus",
-            "remote-write",
-        ] {
-            cargo.args(["-p", &format!("idic-{p}")]);
+        for p in PLUGINS {
+            cargo.args(["-p", &format!("idic-{}", p.replace('_', "-"))]);
         }
         let status = cargo
             .current_dir(workspace_root())
