@@ -14,7 +14,7 @@
 
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
-PLUGINS := discard jsonl influxdb influxdbv2 prometheus
+PLUGINS := discard jsonl influxdb influxdbv2 prometheus remote_write
 DIST    := dist
 
 .PHONY: all build dist test fuzz fuzz-smoke run bench install clean

@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+use crate::config::shard::Shard;
+
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -45,6 +47,8 @@ pub struct Cli {
     pub strict: bool,
     /// `--dir` (plugin new): where the new crate's folder goes.
     pub dir: Option<PathBuf>,
+    /// `--shard K/N`: overrides `shard` in `[global]`.
+    pub shard: Option<Shard>,
     /// Whether the config file was named (`-config-file`, `--config`, or
     /// `check-config FILE`) rather than defaulted.
     pub config_given: bool,
@@ -71,6 +75,8 @@ Flags (one or two dashes, `-flag value` or `-flag=value`):
   --plugin-dir DIR      the plugins folder (else plugin_dir in [global],
                         IDIC_PLUGIN_DIR, ./plugins beside idic, PREFIX/lib/idic/plugins,
                         /usr/lib/idic/plugins)
+  --shard K/N           collect only the clusters of shard K of N (overrides
+                        shard in [global]; a pod ordinal k is shard k+1)
   -version              print the version and exit
   -h, --help            show help
 ";
@@ -96,9 +102,10 @@ to check its own settings (unknown keys are warnings; a wrong type or a missing
 required key is an error). Exits 1 with file:line:column and what was expected
 when the file cannot be used.
 
-Usage: idic check-config [FILE] [--strict] [--plugin-dir DIR]
+Usage: idic check-config [FILE] [--strict] [--plugin-dir DIR] [--shard K/N]
        (FILE default: -config-file, else idic.toml)
   --strict    warnings are errors (exit 1)
+  --shard K/N list which enabled clusters shard K of N collects
 ";
 
 const PLUGIN_HELP: &str = "\
@@ -140,6 +147,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         strict: false,
         config_given: false,
         dir: None,
+        shard: None,
     };
     let mut verb: Option<&'static str> = None;
     let mut help = false;
@@ -173,6 +181,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             "loglevel" => cli.loglevel = Some(value("a level")?),
             "plugin-dir" => cli.plugin_dir = Some(PathBuf::from(value("a folder")?)),
             "dir" => cli.dir = Some(PathBuf::from(value("a folder")?)),
+            "shard" => cli.shard = Some(value("K/N")?.parse()?),
             "check-stat-return" => cli.check_stat_return = parse_bool(name, inline.as_deref())?,
             "strict" => cli.strict = parse_bool(name, inline.as_deref())?,
             "version" => {
@@ -289,6 +298,15 @@ mod tests {
             assert_eq!(cli.loglevel.as_deref(), Some("DEBUG"));
             assert!(cli.check_stat_return);
         }
+    }
+
+    #[test]
+    fn shard_flag_takes_k_of_n_and_refuses_anything_else() {
+        let cli = check(&["check-config", "x.toml", "--shard", "2/5"]);
+        assert_eq!(cli.shard, Some(Shard { index: 2, count: 5 }));
+        assert_eq!(check(&["-shard=1/1"]).shard.map(|s| s.count), Some(1));
+        let e = parse(["--shard".to_string(), "6/5".to_string()]).unwrap_err();
+        assert!(e.contains("K/N"), "{e}");
     }
 
     #[test]

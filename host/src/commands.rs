@@ -60,7 +60,7 @@ pub fn plugins(cli: &Cli) -> anyhow::Result<ExitCode> {
 /// `idic check-config [FILE]`: warnings, then a summary; exit 1 when unusable.
 pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
     let mut out = String::new();
-    let (config, warnings) = match Config::load(&cli.config_file) {
+    let (mut config, warnings) = match Config::load(&cli.config_file) {
         Ok(ok) => ok,
         Err(e) => {
             eprintln!("idic: error: {e}");
@@ -70,6 +70,7 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         eprintln!("idic: warning: {w}");
     }
+    config.override_shard(cli.shard);
     let checked = check_sinks(cli, &config);
     for w in &checked.warnings {
         eprintln!("idic: warning: {w}");
@@ -112,7 +113,7 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
             writeln!(out, "sink: {} ({buffer}{bound}{checked})", sink.name)?;
         }
     }
-    let enabled = config.enabled_clusters().count();
+    let enabled = config.clusters.iter().filter(|c| !c.disabled).count();
     writeln!(
         out,
         "clusters: {} ({} enabled)",
@@ -135,6 +136,22 @@ pub fn check_config(cli: &Cli) -> anyhow::Result<ExitCode> {
                 ""
             } else {
                 " (certificate NOT verified)"
+            }
+        )?;
+    }
+    if let Some(shard) = config.global.shard {
+        let owned: Vec<String> = config
+            .enabled_clusters()
+            .map(|c| format!("{}:{}", c.hostname, c.port))
+            .collect();
+        writeln!(
+            out,
+            "shard {shard} collects {} enabled cluster(s): {}",
+            owned.len(),
+            if owned.is_empty() {
+                "none".to_string()
+            } else {
+                owned.join(", ")
             }
         )?;
     }

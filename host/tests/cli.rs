@@ -323,7 +323,7 @@ fn make_dist_and_install_replace_a_running_idic() {
     for f in ["idic", "onefs-sim"] {
         std::fs::copy(sleep, dir.join("target/release").join(f)).unwrap();
     }
-    for p in ["discard", "jsonl", "influxdb", "influxdbv2", "prometheus"] {
+    for p in util::PLUGINS {
         std::fs::write(dir.join(&format!("target/release/lib{p}.so")), p).unwrap();
     }
     // Installing needs the SDK script: a stub that records its arguments.

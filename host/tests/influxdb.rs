@@ -18,7 +18,7 @@ use crate::util::{self, Dir, Running};
 const TOLERANCE: f64 = 1e-9;
 
 /// A plugins folder with the influxdb plugin and a config writing to `db`.
-fn setup(
+pub(crate) fn setup(
     dir: &Dir,
     c: &Clusters,
     server: &Influxd,

@@ -25,7 +25,7 @@ const DISCOVERY: Duration = Duration::from_secs(40);
 
 /// `sim::config` for the prometheus plugin, with `prometheus_port = ports[i]` in
 /// the i-th `[[cluster]]` table and `extra_clusters` before the stat group.
-fn config(c: &Clusters, section: &str, ports: &[u16], extra_clusters: &str) -> String {
+pub(crate) fn config(c: &Clusters, section: &str, ports: &[u16], extra_clusters: &str) -> String {
     let text = sim::config("prometheus", section, c, STATS, "");
     let mut out = String::new();
     let mut i = 0;
@@ -44,7 +44,7 @@ fn config(c: &Clusters, section: &str, ports: &[u16], extra_clusters: &str) -> S
     out
 }
 
-fn http_get(url: &str) -> Option<(u16, String)> {
+pub(crate) fn http_get(url: &str) -> Option<(u16, String)> {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(5)))

@@ -11,6 +11,9 @@ mod promd;
 mod services;
 // A real InfluxDB 1.x server started for a test and queried through its HTTP API.
 mod influxd;
+// Remote-write receivers (Prometheus, VictoriaMetrics), shared with the plugin's tests.
+#[path = "../../plugins/remote_write/tests/receivers.rs"]
+mod receivers;
 
 // Command line: help, version, check-config messages.
 mod cli;
@@ -34,3 +37,7 @@ mod durable;
 mod quotas;
 // The partitioned-performance source: datasets, workloads, exact values in InfluxDB.
 mod perf;
+// Several idic processes, one InfluxDB: shards split clusters; active-active pairs.
+mod scaling;
+// The remote_write sink end to end into real Prometheus and VictoriaMetrics.
+mod remote_write;

@@ -26,8 +26,19 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The workspace's plugins (library names; the packages are `idic-` and the
+/// name with `-` for `_`), as the Makefile's `PLUGINS` lists them.
+pub const PLUGINS: [&str; 6] = [
+    "discard",
+    "jsonl",
+    "influxdb",
+    "influxdbv2",
+    "prometheus",
+    "remote_write",
+];
+
 /// A plugin built by the workspace. `make test` builds them all first; under a
-/// plain `cargo test`, which builds no `cdylib`, the first call builds the five
+/// plain `cargo test`, which builds no `cdylib`, the first call builds the six
 /// plugins once per test run into a target folder of their own (as the fixtures
 /// are), so that nothing the running `cargo test` linked is rebuilt beside it.
 pub fn workspace_plugin(name: &str) -> PathBuf {
@@ -41,8 +52,8 @@ pub fn workspace_plugin(name: &str) -> PathBuf {
         let target = profile_dir().join("../test-plugins");
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args(["build", "--quiet"]);
-        for p in ["discard", "jsonl", "influxdb", "influxdbv2", "prometheus"] {
-            cargo.args(["-p", &format!("idic-{p}")]);
+        for p in PLUGINS {
+            cargo.args(["-p", &format!("idic-{}", p.replace('_', "-"))]);
         }
         let status = cargo
             .current_dir(workspace_root())

@@ -126,11 +126,7 @@ pub fn next_due(prev: Instant, interval: Duration, now: Instant) -> Instant {
 /// interval instead of firing in the same millisecond. Timestamps come from
 /// OneFS, so the phase never changes the data.
 pub fn phase(host_port: &str) -> f64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in host_port.to_ascii_lowercase().bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = crate::config::shard::fnv1a64(host_port.to_ascii_lowercase().bytes());
     0.1 + 0.8 * (hash >> 11) as f64 / (1u64 << 53) as f64
 }
 

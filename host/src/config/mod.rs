@@ -8,6 +8,7 @@
 mod keys;
 mod locate;
 mod secret;
+pub mod shard;
 mod validate;
 
 use std::fmt;
@@ -246,6 +247,10 @@ pub struct Global {
     /// uses for sinks. 1 to 64. Default 4.
     #[serde(default = "default_sink_workers")]
     pub sink_workers: usize,
+    /// idic extension: collect only the enabled clusters of shard `"K/N"` (see
+    /// `config::shard`); `--shard` overrides it. Default: every cluster.
+    #[serde(default)]
+    pub shard: Option<shard::Shard>,
 }
 
 /// `[logging]`.
@@ -363,9 +368,26 @@ impl Config {
         validate::parse(path, text)
     }
 
-    /// The enabled clusters.
+    /// Applies `--shard`, which wins over `shard` in `[global]`.
+    pub fn override_shard(&mut self, shard: Option<shard::Shard>) {
+        if shard.is_some() {
+            self.global.shard = shard;
+        }
+    }
+
+    /// The enabled clusters this instance collects: all of them, or those of
+    /// its shard (`shard` in `[global]` or `--shard`).
     pub fn enabled_clusters(&self) -> impl Iterator<Item = &Cluster> {
-        self.clusters.iter().filter(|c| !c.disabled)
+        self.clusters.iter().filter(|c| self.collects(c))
+    }
+
+    /// Whether this instance collects `cluster`: enabled, and in its shard.
+    pub fn collects(&self, cluster: &Cluster) -> bool {
+        !cluster.disabled
+            && self
+                .global
+                .shard
+                .is_none_or(|s| s.owns(&cluster.hostname, cluster.port))
     }
 
     /// The whole file as TOML text for plugins: every `[[cluster]]` without its

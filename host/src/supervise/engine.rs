@@ -50,11 +50,13 @@ enum Event {
 pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     limits::no_huge_pages();
     limits::tune_malloc();
-    let (config, warnings) = Config::load(&cli.config_file).map_err(|e| anyhow!("{e}"))?;
+    let (mut config, warnings) = Config::load(&cli.config_file).map_err(|e| anyhow!("{e}"))?;
+    config.override_shard(cli.shard);
     logging::init(&log_settings(cli, &config)).context("cannot set up logging")?;
     for w in &warnings {
         log::warn!("{w}");
     }
+    log_shard(&config);
     limits::raise_open_files(limits::files_needed(
         config.enabled_clusters().count(),
         config.sinks.len(),
@@ -72,6 +74,17 @@ pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(supervise(cli, config))?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says which clusters a sharded instance collects.
+fn log_shard(config: &Config) {
+    if let Some(shard) = config.global.shard {
+        let all = config.clusters.iter().filter(|c| !c.disabled).count();
+        log::info!(
+            "shard {shard}: collecting {} of the {all} enabled clusters",
+            config.enabled_clusters().count()
+        );
+    }
 }
 
 fn log_settings(cli: &Cli, config: &Config) -> logging::Settings {
@@ -135,10 +148,12 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
                     break None;
                 }
                 Event::Reload(why) => match Config::load(&config.path) {
-                    Ok((new, warnings)) => {
+                    Ok((mut new, warnings)) => {
+                        new.override_shard(cli.shard);
                         for w in &warnings {
                             log::warn!("{w}");
                         }
+                        log_shard(&new);
                         break Some((why, new));
                     }
                     Err(e) => log::error!(
@@ -210,7 +225,7 @@ impl Running {
             .clusters
             .iter()
             .enumerate()
-            .filter(|(_, c)| !c.disabled)
+            .filter(|(_, c)| config.collects(c))
             .map(|(index, _)| {
                 let job = Job {
                     config: Arc::clone(config),

@@ -564,3 +564,17 @@ fn partitioned_performance_is_off_unless_enabled_globally_or_per_cluster() {
         "{e}"
     );
 }
+
+#[test]
+fn shard_in_global_is_k_of_n_with_its_position_when_wrong() {
+    let (c, _) = ok(&global("shard = \"2/5\""));
+    assert_eq!(
+        c.global.shard,
+        Some(crate::config::shard::Shard { index: 2, count: 5 })
+    );
+    let e = err(&global("shard = \"6/5\""));
+    assert!(e.starts_with("t.toml:6:"), "{e}");
+    assert!(e.contains("shard \"6/5\" is not K/N"), "{e}");
+    let e = err(&global("shard = 2"));
+    assert!(e.starts_with("t.toml:6:"), "{e}");
+}
