@@ -13,6 +13,8 @@
 //! | `POST /sim/reset` | clear counters, log and faults |
 //! | `GET /sim/expected?key=K&devid=D&time=T` | `{"value": ...}` as `/statistics/current` answers it |
 //! | `GET /sim/expected_summary?kind=protocol&time=T` | the summary rows for that time |
+//! | `GET /sim/clock` | `{"now": N, "offset_s": N}`: the cluster's clock |
+//! | `POST /sim/clock` | `{"offset_s": N}` sets it to wall clock + N, `{"advance_s": N}` moves it forward |
 //!
 //! `POST /sim/faults` fields: `latency_ms`, `error_rate`, `error_status`, `drop_rate`,
 //! `down` (bool), `down_for_ms` (down now, up again after that long), `malformed`
@@ -73,6 +75,8 @@ pub(crate) fn handle(sim: &SimShared, own: &Arc<ClusterState>, req: &Request) ->
             Faults::new(cluster).clear();
             Response::json(200, &json!({"status": "reset"}))
         }
+        ("GET", "/sim/clock") => clock_json(&cluster),
+        ("POST", "/sim/clock") => set_clock(&cluster, &req.body),
         ("GET", "/sim/expected") => expected(sim, &cluster, req),
         ("GET", "/sim/expected_summary") => expected_summary(&cluster, req),
         _ => bad(
@@ -80,6 +84,28 @@ pub(crate) fn handle(sim: &SimShared, own: &Arc<ClusterState>, req: &Request) ->
             &format!("unknown control request {} {}", req.method, req.path),
         ),
     }
+}
+
+fn clock_json(c: &ClusterState) -> Response {
+    let offset = c.clock_offset.load(std::sync::atomic::Ordering::SeqCst);
+    Response::json(200, &json!({"now": c.now(), "offset_s": offset}))
+}
+
+fn set_clock(c: &ClusterState, body: &[u8]) -> Response {
+    use std::sync::atomic::Ordering;
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return bad(400, "expected a JSON object"),
+        Err(e) => return bad(400, &format!("invalid JSON: {e}")),
+    };
+    match (v["offset_s"].as_i64(), v["advance_s"].as_i64()) {
+        (Some(o), None) => c.clock_offset.store(o, Ordering::SeqCst),
+        (None, Some(a)) => {
+            c.clock_offset.fetch_add(a, Ordering::SeqCst);
+        }
+        _ => return bad(400, "give one integer: offset_s or advance_s"),
+    }
+    clock_json(c)
 }
 
 fn bad(status: u16, message: &str) -> Response {

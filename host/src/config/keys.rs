@@ -25,6 +25,7 @@ const GLOBAL: &[&str] = &[
     "queue_size",
     "max_backoff",
     "sink_workers",
+    "backfill_max",
 ];
 const LOGGING: &[&str] = &[
     "logfile",
