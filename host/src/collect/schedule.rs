@@ -158,6 +158,7 @@ mod tests {
                 description: String::new(),
                 units: String::new(),
                 interval,
+                has_history: true,
             },
         )
     }
