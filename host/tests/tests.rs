@@ -30,3 +30,5 @@ mod prometheus;
 mod influxdb;
 // Durable, fanned-out delivery: outages, SIGKILL, dead sinks, damaged buffers, full disks.
 mod durable;
+// History backfill: gaps after a stop, an outage, a cap; live cycles first.
+mod backfill;

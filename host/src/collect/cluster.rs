@@ -239,7 +239,8 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
         if let Some(b) = backfill.as_mut() {
             let now = Instant::now();
             if down_until.is_none() && b.has_work(now) && wake > now + backfill::LIVE_MARGIN {
-                b.step(&mut client, &job.pools.decode).await;
+                let deadline = wake - backfill::LIVE_MARGIN / 2;
+                b.step(&mut client, &job.pools.decode, deadline).await;
                 continue;
             }
         }

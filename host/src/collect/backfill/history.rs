@@ -130,7 +130,8 @@ mod tests {
 
     #[test]
     fn keys_without_history_are_listed_and_give_no_point() {
-        let history = br#"{"stats":[{"devid":0,"error":"No history available for statistic","error_code":7,
+        let history =
+            br#"{"stats":[{"devid":0,"error":"No history available for statistic","error_code":7,
             "key":"cluster.protostats.nfs","resolution":0,"values":null}]}"#;
         let s = decode(history, Window { begin: 0, end: 10 }, &opts()).unwrap();
         assert_eq!(s.no_history, vec!["cluster.protostats.nfs".to_string()]);

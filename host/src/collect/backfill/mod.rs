@@ -176,7 +176,10 @@ impl Backfill {
             },
             span: FIRST_SPAN,
             retry_at: None,
-            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(g.max_backoff.max(1))),
+            backoff: Backoff::new(
+                Duration::from_secs(1),
+                Duration::from_secs(g.max_backoff.max(1)),
+            ),
             progress: HashMap::new(),
             save_failing: false,
         })
@@ -209,7 +212,10 @@ impl Backfill {
                 continue;
             }
             if let Some(w) = gap.fill {
-                fills.entry((w.begin, w.end)).or_default().push(key.to_string());
+                fills
+                    .entry((w.begin, w.end))
+                    .or_default()
+                    .push(key.to_string());
             }
             if let Some(w) = gap.lost {
                 *lost.entry((w.begin, w.end)).or_default() += 1;
@@ -254,8 +260,11 @@ impl Backfill {
         !self.state.pending.is_empty() && self.retry_at.is_none_or(|r| now >= r)
     }
 
-    /// Fetches and delivers one slice of the oldest pending gap.
-    pub async fn step(&mut self, client: &mut Client, decode_pool: &Pool) {
+    /// Fetches and delivers one slice of the oldest pending gap. Decoding that
+    /// has not finished by `deadline` (the decode pool is busy: many clusters
+    /// backfill at once) is given up, so the next live cycle is not delayed: the
+    /// slice is fetched again later, half as long.
+    pub async fn step(&mut self, client: &mut Client, decode_pool: &Pool, deadline: Instant) {
         let Some(p) = self.state.pending.first().cloned() else {
             return;
         };
@@ -268,23 +277,33 @@ impl Backfill {
             }
         }
         let opts = self.opts.clone();
-        let outcome = decode_pool
-            .run(move || {
-                let mut all = history::Slice::default();
-                for body in &answers {
-                    let s = history::decode(body, w, &opts)?;
-                    all.decoded.points.extend(s.decoded.points);
-                    all.decoded.problems.extend(s.decoded.problems);
-                    all.samples += s.samples;
-                    all.no_history.extend(s.no_history);
-                    for (k, r) in s.resolution {
-                        let e = all.resolution.entry(k).or_insert(r);
-                        *e = (*e).max(r);
-                    }
+        let decoding = decode_pool.run(move || {
+            let mut all = history::Slice::default();
+            for body in &answers {
+                let s = history::decode(body, w, &opts)?;
+                all.decoded.points.extend(s.decoded.points);
+                all.decoded.problems.extend(s.decoded.problems);
+                all.samples += s.samples;
+                all.no_history.extend(s.no_history);
+                for (k, r) in s.resolution {
+                    let e = all.resolution.entry(k).or_insert(r);
+                    *e = (*e).max(r);
                 }
-                Ok::<_, String>(all)
-            })
-            .await
+            }
+            Ok::<_, String>(all)
+        });
+        let Ok(outcome) = tokio::time::timeout_at(deadline.into(), decoding).await else {
+            self.span = (self.span / 2).max(p.interval);
+            log::debug!(
+                "cluster={} backfill: decoding {} to {} would delay a live cycle; later, {} s at a time",
+                self.name,
+                w.begin,
+                w.end,
+                self.span
+            );
+            return;
+        };
+        let outcome = outcome
             .map_err(crate::supervise::panic_message)
             .and_then(|r| r);
         let slice = match outcome {
@@ -326,7 +345,12 @@ impl Backfill {
                 d.push(Arc::clone(&batch));
             }
         }
-        let coarsest = slice.resolution.values().copied().max().unwrap_or(p.interval);
+        let coarsest = slice
+            .resolution
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(p.interval);
         self.span = window::next_span(
             w.end - w.begin + 1,
             slice.samples,

@@ -44,7 +44,13 @@ pub struct State {
 pub fn path(state_dir: &Path, guid: &str) -> PathBuf {
     let name: String = guid
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     state_dir.join("backfill").join(format!("{name}.json"))
 }
@@ -60,8 +66,7 @@ impl State {
                        "end": p.window.end, "next": p.next})
             })
             .collect();
-        json!({"version": VERSION, "guid": guid, "last": self.last, "pending": pending})
-            .to_string()
+        json!({"version": VERSION, "guid": guid, "last": self.last, "pending": pending}).to_string()
     }
 
     /// Reads the JSON text of [`State::to_json`]; `Err` says why not.
@@ -72,7 +77,9 @@ impl State {
         }
         let mut state = State::default();
         for (key, t) in v["last"].as_object().into_iter().flatten() {
-            let t = t.as_i64().ok_or_else(|| format!("last time of {key} is no integer"))?;
+            let t = t
+                .as_i64()
+                .ok_or_else(|| format!("last time of {key} is no integer"))?;
             state.last.insert(key.clone(), t);
         }
         for p in v["pending"].as_array().into_iter().flatten() {

@@ -123,9 +123,27 @@ mod tests {
             begin: 100,
             end: 399,
         };
-        assert_eq!(slice(win, 100, 120), Window { begin: 100, end: 219 });
-        assert_eq!(slice(win, 220, 120), Window { begin: 220, end: 339 });
-        assert_eq!(slice(win, 340, 120), Window { begin: 340, end: 399 });
+        assert_eq!(
+            slice(win, 100, 120),
+            Window {
+                begin: 100,
+                end: 219
+            }
+        );
+        assert_eq!(
+            slice(win, 220, 120),
+            Window {
+                begin: 220,
+                end: 339
+            }
+        );
+        assert_eq!(
+            slice(win, 340, 120),
+            Window {
+                begin: 340,
+                end: 399
+            }
+        );
     }
 
     #[test]
