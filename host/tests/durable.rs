@@ -172,6 +172,8 @@ fn a_sigkill_during_an_influxdb_outage_loses_no_polled_cycle() {
     idic.wait_exit(Duration::from_secs(10));
     let lost_with_process: Vec<BTreeSet<i64>> =
         (0..2).map(|i| polled(&c, i, CPU, killed_at)).collect();
+    // idic stays dead for two cycles nobody polls: backfill must bring them.
+    std::thread::sleep(Duration::from_secs(11));
 
     let mut idic = spawn(&dir, &config, &plugins, "second.log", None);
     idic.wait_log(Duration::from_secs(30), "the backlog resumed", |log| {
