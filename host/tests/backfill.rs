@@ -134,15 +134,16 @@ fn secs(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-/// Every history key of `keys` is stored without a hole over a window that
-/// includes the gap ending after `after`; `Err` says which is not (yet).
+/// Every history key of `keys` is stored without a hole from `from` on, over
+/// a window that includes the gap ending after `after`; `Err` says which is
+/// not (yet).
 fn complete(
     server: &Influxd,
     db: &str,
     sim: &Sim,
     cluster: &str,
     keys: &[&str],
-    after: i64,
+    (from, after): (i64, i64),
 ) -> Result<(), String> {
     for key in keys.iter().filter(|k| has_history(sim, k)) {
         let series = stored(server, db, key, cluster);
@@ -150,7 +151,7 @@ fn complete(
             return Err(format!("{key}: nothing stored"));
         }
         for (devid, points) in series {
-            let times: BTreeSet<i64> = points.keys().copied().collect();
+            let times: BTreeSet<i64> = points.range(from..).map(|(t, _)| *t).collect();
             if times.last().is_none_or(|&t| t < after) {
                 return Err(format!("{key} devid {devid:?}: nothing after {after} yet"));
             }
@@ -232,7 +233,7 @@ fn a_restart_after_60_s_fills_every_cycle_of_keys_with_history_with_the_cluster_
     idic.wait_until(
         Duration::from_secs(90),
         "every history key complete",
-        || complete(&server, db, &c.sim, "restart1", &keys, last + 30).is_ok(),
+        || complete(&server, db, &c.sim, "restart1", &keys, (0, last + 30)).is_ok(),
     );
     let log = stop(idic);
 
@@ -314,7 +315,15 @@ fn a_cluster_refusing_connections_for_two_minutes_is_filled_when_it_returns() {
     cluster.advance_clock(120);
     cluster.faults().set_down(false);
     idic.wait_until(Duration::from_secs(60), "the outage filled", || {
-        complete(&server, db, &c.sim, "outage1", &[CPU, LOAD], last + 120).is_ok()
+        complete(
+            &server,
+            db,
+            &c.sim,
+            "outage1",
+            &[CPU, LOAD],
+            (0, last + 120),
+        )
+        .is_ok()
     });
     let log = stop(idic);
     assert!(log.contains("backfilled 2 statistics"), "{log}");
@@ -475,4 +484,91 @@ fn live_cycles_of_50_clusters_stay_on_time_while_an_hour_is_backfilled() {
             names[i]
         );
     }
+}
+
+/// The first pending gap of the one backfill state file under `dir`:
+/// (begin, next), when there is one.
+fn pending(dir: &Dir) -> Option<(i64, i64)> {
+    let folder = dir.join("idic-state/backfill");
+    let file = std::fs::read_dir(folder)
+        .ok()?
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))?;
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(file.path()).ok()?).ok()?;
+    let p = &v["pending"][0];
+    Some((p["begin"].as_i64()?, p["next"].as_i64()?))
+}
+
+#[test]
+fn an_interrupted_backfill_resumes_where_it_stopped() {
+    let test = "an_interrupted_backfill_resumes_where_it_stopped";
+    if !crate::services::available("influxd", test) {
+        return;
+    }
+    let server = Influxd::start();
+    let db = "resume";
+    server.create_database(db);
+    let dir = Dir::new();
+    let c = sim::clusters(&dir, vec![ClusterSpec::new("Resume1")]);
+    let cluster = &c.sim.clusters()[0];
+    let capture = dir.join("capture.jsonl");
+    let rest = format!(
+        "[influxdb]\n{}\n[sink.capture]\nplugin = \"jsonl\"\npath = {:?}\n",
+        influx(server.port, db),
+        capture.display().to_string()
+    );
+    let config = dir.write(
+        "idic.toml",
+        &config(&c, "[\"influxdb\", \"capture\"]", &[CPU, LOAD], "", &rest),
+    );
+    let plugins = plugins(&dir);
+    let mut idic = spawn(&dir, &config, &plugins, "first.log");
+    idic.wait_until(Duration::from_secs(60), "a cycle stored", || {
+        !cpu_times(&server, db, "resume1").is_empty()
+    });
+    stop(idic);
+    let last = *cpu_times(&server, db, "resume1").last().unwrap();
+
+    // An hour to fill from a cluster that answers slowly: stop idic once a
+    // part of it is done.
+    cluster.advance_clock(3600);
+    cluster.faults().set_latency(Duration::from_millis(1500));
+    let mut idic = spawn(&dir, &config, &plugins, "second.log");
+    idic.wait_until(Duration::from_secs(60), "a part of the hour filled", || {
+        pending(&dir).is_some_and(|(begin, next)| next > begin)
+    });
+    stop(idic);
+    let (begin, next) = pending(&dir).expect("the gap is still pending");
+    assert!(next > begin && begin > last, "{begin} {next} {last}");
+
+    cluster.faults().set_latency(Duration::ZERO);
+    let resumed = SystemTime::now();
+    let mut idic = spawn(&dir, &config, &plugins, "third.log");
+    idic.wait_until(Duration::from_secs(60), "the hour complete", || {
+        complete(
+            &server,
+            db,
+            &c.sim,
+            "resume1",
+            &[CPU, LOAD],
+            (begin, last + 3600),
+        )
+        .is_ok()
+    });
+    let log = stop(idic);
+    assert!(log.contains("resuming the backfill of 1 gaps"), "{log}");
+    // The first request after the restart starts where the last one ended.
+    let first = cluster
+        .request_log()
+        .into_iter()
+        .find(|r| r.at >= resumed && r.target.starts_with("/platform/1/statistics/history"))
+        .expect("a history request after the restart");
+    assert!(
+        first.target.contains(&format!("begin={next}&")),
+        "{}",
+        first.target
+    );
+    assert_eq!(duplicates(&capture), Vec::<String>::new());
+    let times = cpu_times(&server, db, "resume1");
+    assert!(times.range(begin..begin + 3600).count() >= 700, "{times:?}");
 }
