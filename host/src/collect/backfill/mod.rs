@@ -76,6 +76,18 @@ pub struct Backfill {
     save_failing: bool,
 }
 
+/// The folder of a backfill queue, given its sink's live queue folder
+/// `<state_dir>/<sink>`: `<state_dir>/backfill/<sink>/<host_port>`.
+fn backfill_queue_dir(sink_dir: &std::path::Path, label: &str) -> PathBuf {
+    let sink = sink_dir.file_name().unwrap_or_default();
+    sink_dir
+        .parent()
+        .unwrap_or(std::path::Path::new(""))
+        .join("backfill")
+        .join(sink)
+        .join(cluster_folder(label))
+}
+
 impl Backfill {
     /// Loads the cluster's state and opens one backfill sink per sink that wants
     /// history; `None` when backfill is off or no sink wants it.
@@ -139,8 +151,10 @@ impl Backfill {
                 deliver::Settings {
                     capacity: g.queue_size,
                     budget: Arc::clone(budget),
+                    // `<state_dir>/backfill/<sink>/<host_port>/`: beside the
+                    // state files, out of the live queues' folders.
                     disk: target.disk.as_ref().map(|dir| deliver::Disk {
-                        dir: dir.join(format!("{}.backfill", cluster_folder(label))),
+                        dir: backfill_queue_dir(dir, label),
                         segment_bytes: target.segment_bytes,
                         syncer: job.syncer.clone(),
                         failing: Arc::clone(&target.failing),
@@ -268,12 +282,23 @@ impl Backfill {
         let Some(p) = self.state.pending.first().cloned() else {
             return;
         };
+        let keys: Vec<String> = p
+            .keys
+            .iter()
+            .filter(|k| !self.said.contains(*k))
+            .cloned()
+            .collect();
+        if keys.is_empty() {
+            self.state.pending.remove(0);
+            self.save();
+            return;
+        }
         let w = window::slice(p.window, p.next, self.span);
         let mut answers = Vec::new();
-        for target in history::targets(&p.keys, w) {
+        for target in history::targets(&keys, w) {
             match client.get(&target).await {
                 Ok(body) => answers.push(body),
-                Err(e) => return self.failed(&p, e),
+                Err(e) => return self.failed(&p, w, e),
             }
         }
         let opts = self.opts.clone();
@@ -392,9 +417,10 @@ impl Backfill {
         self.save();
     }
 
-    /// A request failed: an answer too large halves the span; anything else
-    /// waits with the back-off (the live cycles report the cluster's troubles).
-    fn failed(&mut self, p: &Pending, e: onefs::Error) {
+    /// A request failed: a refused one (400) is asked for again half as long,
+    /// and skipped when it is one interval already; anything else waits with
+    /// the back-off (the live cycles report the cluster's troubles).
+    fn failed(&mut self, p: &Pending, w: Window, e: onefs::Error) {
         match &e {
             onefs::Error::Status { status: 400, .. } if self.span > p.interval => {
                 self.span = (self.span / 2).max(p.interval);
@@ -403,6 +429,15 @@ impl Backfill {
                     self.name,
                     self.span
                 );
+            }
+            onefs::Error::Status { status: 400, .. } => {
+                log::warn!(
+                    "cluster={} refuses the history of {} to {} ({e}); that part is skipped",
+                    self.name,
+                    w.begin,
+                    w.end
+                );
+                self.advance(p, w, 0, p.interval);
             }
             onefs::Error::Status { status: 404, .. } => {
                 log::warn!(
