@@ -113,11 +113,12 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
                 }
             }
             report.ok(format!(
-                "capabilities {caps}: replay {}, max_instances {}",
+                "capabilities {caps}: replay {}, max_instances {}, backfill {}",
                 parsed.replay,
                 parsed
                     .max_instances
-                    .map_or("unlimited".to_string(), |m| m.to_string())
+                    .map_or("unlimited".to_string(), |m| m.to_string()),
+                parsed.backfill
             ));
         }
         _ => return report.fail(format!("capabilities: not a JSON object: {caps:?}")),

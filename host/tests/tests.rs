@@ -41,3 +41,5 @@ mod perf;
 mod scaling;
 // The remote_write sink end to end into real Prometheus and VictoriaMetrics.
 mod remote_write;
+// History backfill: gaps after a stop, an outage, a cap; live cycles first.
+mod backfill;

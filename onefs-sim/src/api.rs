@@ -1,6 +1,6 @@
 //! Routing and the OneFS answers: `/session/1/session` (via `auth`),
 //! `/platform/N/cluster/config`, `/platform/N/statistics/keys[/KEY]`,
-//! `/platform/N/statistics/current` and `/platform/N/statistics/summary/{protocol,client,drive}`.
+//! `/platform/N/statistics/current`, `/platform/N/statistics/history` (in `history`) and `/platform/N/statistics/summary/{protocol,client,drive}`.
 //!
 //! Everything under `/platform` needs authentication first (401 otherwise), as on a
 //! real cluster. Per-key errors follow OneFS: `error_code` 1..10 with an `error` string
@@ -75,6 +75,7 @@ pub(crate) fn handle(sim: &SimShared, cluster: &ClusterState, req: &Request, now
             cluster.perf.answer(resource, req, now)
         }
         "statistics/current" => current(sim, cluster, req, now),
+        "statistics/history" => crate::history::answer(sim, cluster, req, now),
         "statistics/keys" => key_list(sim, req),
         _ if resource.starts_with("statistics/keys/") => {
             key_info(sim, &resource["statistics/keys/".len()..])
@@ -254,7 +255,7 @@ fn current(sim: &SimShared, cluster: &ClusterState, req: &Request, now: i64) -> 
 
 /// Devids asked for with `devid=` (numbers, `all`; 0 = the local node) and `nodes=`
 /// (LNNs, comma separated, or `all`); the local node when neither is given.
-fn node_selection(cluster: &ClusterState, req: &Request) -> Result<Vec<u32>, String> {
+pub(crate) fn node_selection(cluster: &ClusterState, req: &Request) -> Result<Vec<u32>, String> {
     let all: Vec<u32> = cluster.devices.iter().map(|d| d.0).collect();
     let local = all.first().copied().unwrap_or(1);
     let mut chosen: Vec<u32> = Vec::new();

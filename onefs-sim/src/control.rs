@@ -15,6 +15,8 @@
 //! | `GET /sim/expected_summary?kind=protocol&time=T` | the summary rows for that time |
 //! | `GET /sim/quotas` | the quotas that exist now, as the quota endpoint lists them |
 //! | `POST /sim/quotas` | `{"count": N}` (quotas 0..N exist), `{"delete": [index, ...]}`, `{"forbidden": bool}` (403 on the quota endpoints) |
+//! | `GET /sim/clock` | `{"now": N, "offset_s": N}`: the cluster's clock |
+//! | `POST /sim/clock` | `{"offset_s": N}` sets it to wall clock + N, `{"advance_s": N}` moves it forward |
 //!
 //! `POST /sim/faults` fields: `latency_ms`, `error_rate`, `error_status`, `drop_rate`,
 //! `down` (bool), `down_for_ms` (down now, up again after that long), `malformed`
@@ -75,6 +77,8 @@ pub(crate) fn handle(sim: &SimShared, own: &Arc<ClusterState>, req: &Request) ->
             Faults::new(cluster).clear();
             Response::json(200, &json!({"status": "reset"}))
         }
+        ("GET", "/sim/clock") => clock_json(&cluster),
+        ("POST", "/sim/clock") => set_clock(&cluster, &req.body),
         ("GET", "/sim/expected") => expected(sim, &cluster, req),
         ("GET", "/sim/expected_summary") => expected_summary(&cluster, req),
         ("GET", "/sim/quotas") => {
@@ -86,6 +90,28 @@ pub(crate) fn handle(sim: &SimShared, own: &Arc<ClusterState>, req: &Request) ->
             &format!("unknown control request {} {}", req.method, req.path),
         ),
     }
+}
+
+fn clock_json(c: &ClusterState) -> Response {
+    let offset = c.clock_offset.load(std::sync::atomic::Ordering::SeqCst);
+    Response::json(200, &json!({"now": c.now(), "offset_s": offset}))
+}
+
+fn set_clock(c: &ClusterState, body: &[u8]) -> Response {
+    use std::sync::atomic::Ordering;
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return bad(400, "expected a JSON object"),
+        Err(e) => return bad(400, &format!("invalid JSON: {e}")),
+    };
+    match (v["offset_s"].as_i64(), v["advance_s"].as_i64()) {
+        (Some(o), None) => c.clock_offset.store(o, Ordering::SeqCst),
+        (None, Some(a)) => {
+            c.clock_offset.fetch_add(a, Ordering::SeqCst);
+        }
+        _ => return bad(400, "give one integer: offset_s or advance_s"),
+    }
+    clock_json(c)
 }
 
 fn bad(status: u16, message: &str) -> Response {

@@ -10,6 +10,8 @@
 //! - `POST /session/1/session` (login), `GET /platform/1/cluster/config`,
 //! - `GET /platform/1/statistics/keys/<KEY>` and `/platform/1/statistics/keys`,
 //! - `GET /platform/1/statistics/current?key=...` with per-key errors like OneFS,
+//! - `GET /platform/1/statistics/history?key=...&begin=...&end=...`, the same values
+//!   back in time within each key's retention,
 //! - `GET /platform/3/statistics/summary/{protocol,client,drive}`,
 //! - `GET /platform/8/quota/quotas` (paged) and `/platform/1/quota/quotas-summary`
 //!   ([`quotas`]),
@@ -52,6 +54,7 @@ pub mod cli;
 mod config;
 mod control;
 mod faults;
+mod history;
 mod http;
 mod ops;
 pub mod perf;
@@ -78,6 +81,7 @@ pub use faults::{
     FaultSettings, Faults, Malformed, ALL_MALFORMED, HUGE_BODY_BYTES, OVERSIZED_BODY_BYTES,
     SLOW_BODY_PACE,
 };
+pub use history::MAX_HISTORY_VALUES;
 pub use http::{parse_all as parse_requests, MAX_TARGET};
 pub use record::{Counters, LoggedRequest};
 pub use sim::{ClusterHandle, Sim};

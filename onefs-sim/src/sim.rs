@@ -221,6 +221,28 @@ impl ClusterHandle {
         self.state.recorder.log()
     }
 
+    /// The cluster's clock in Unix seconds: what its answers take as "now".
+    pub fn now(&self) -> i64 {
+        self.state.now()
+    }
+
+    /// Sets the cluster's clock to the wall clock plus `seconds` (negative: in the
+    /// past). Answers, history and the values' time buckets follow it; sessions and
+    /// timeouts keep real time.
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.state
+            .clock_offset
+            .store(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves the cluster's clock forward by `seconds`, as if that much time had
+    /// passed at once.
+    pub fn advance_clock(&self, seconds: i64) {
+        self.state
+            .clock_offset
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Clears counters and request log.
     pub fn reset_counters(&self) {
         self.state.recorder.reset();

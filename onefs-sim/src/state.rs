@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +47,9 @@ pub(crate) struct ClusterState {
     pub conns: ConnRegistry,
     pub quotas: QuotaSet,
     pub perf: PerfSet,
+    /// Seconds added to the wall clock for every answer's `now` (the cluster's own
+    /// clock; tests move it forward instead of waiting).
+    pub clock_offset: AtomicI64,
 }
 
 impl SimShared {
@@ -100,7 +103,13 @@ impl ClusterState {
             sessions: Sessions::new(),
             recorder: Recorder::new(log_capacity),
             conns: ConnRegistry::default(),
+            clock_offset: AtomicI64::new(0),
         }
+    }
+
+    /// The cluster's clock: the wall clock in Unix seconds plus its offset.
+    pub(crate) fn now(&self) -> i64 {
+        crate::server::unix_now() + self.clock_offset.load(Ordering::SeqCst)
     }
 
     pub(crate) fn view(&self) -> ClusterView<'_> {

@@ -16,6 +16,8 @@ mod clusters;
 mod current;
 /// Fault injection and the `/sim` control endpoint, counters and request log.
 mod faults;
+/// `/platform/1/statistics/history`: values back in time, retention, the clock.
+mod history;
 /// `/platform/1/statistics/keys` metadata.
 mod keys;
 /// Bad requests and protocol limits (414, 400, 413) never crash the simulator.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::time::sleep_until;
 
+use super::backfill::{self, Backfill};
 use super::connect::{self, Connected};
 use super::context::open_context;
 use super::decode::{self, Decoded};
@@ -200,6 +201,8 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
         .await;
         deliveries.push(delivery);
     }
+    // Backfill (issue 12): its own sinks and state; None when off.
+    let mut backfill = Backfill::start(job, label, &name, &identity, &metas, &buckets).await;
     // The metadata is in the contexts now; a thousand clusters' copies add up.
     drop(metas);
     let opts = decode::Options {
@@ -255,6 +258,17 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
             }
             continue;
         }
+        // Backfill uses the time between live cycles, never theirs.
+        if let Some(b) = backfill.as_mut() {
+            let now = Instant::now();
+            // The next live cycle or source, whichever comes first.
+            let next = sources.next_due().map_or(wake, |d| d.min(wake));
+            if down_until.is_none() && b.has_work(now) && next > now + backfill::LIVE_MARGIN {
+                let deadline = next - backfill::LIVE_MARGIN / 2;
+                b.step(&mut client, &job.pools.decode, deadline).await;
+                continue;
+            }
+        }
         sleep_until(wake.into()).await;
         care.reprobe_due(&name, index, &mut timer.bucket, Instant::now());
         if !has_keys(timer) {
@@ -279,6 +293,9 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
                 let batch = Arc::new(decoded.points);
                 for d in &deliveries {
                     d.push(Arc::clone(&batch));
+                }
+                if let Some(b) = backfill.as_mut() {
+                    b.observe(&timer.bucket, &batch);
                 }
                 if down_until.take().is_some() {
                     // Reconnected: keys taken out since the last connection get

@@ -154,6 +154,7 @@ mod tests {
                 description: String::new(),
                 units: String::new(),
                 interval,
+                has_history: true,
             },
         )
     }

@@ -26,6 +26,7 @@ const GLOBAL: &[&str] = &[
     "max_backoff",
     "sink_workers",
     "shard",
+    "backfill_max",
 ];
 const LOGGING: &[&str] = &[
     "logfile",

@@ -251,6 +251,14 @@ pub struct Global {
     /// `config::shard`); `--shard` overrides it. Default: every cluster.
     #[serde(default)]
     pub shard: Option<shard::Shard>,
+    /// idic extension: the longest gap, in seconds, that is filled from the
+    /// cluster's statistics history after idic or the cluster was away.
+    ///
+    /// The most recent `backfill_max` seconds of a longer gap are filled and the
+    /// rest is logged as not recoverable. 0 turns backfill off. 0 to 1,209,600
+    /// (14 days, the longest history OneFS keeps at 120 s). Default 3600.
+    #[serde(default = "default_backfill_max")]
+    pub backfill_max: u64,
 }
 
 /// `[logging]`.
@@ -497,4 +505,7 @@ fn default_max_backoff() -> u64 {
 }
 fn default_sink_workers() -> usize {
     4
+}
+fn default_backfill_max() -> u64 {
+    3600
 }

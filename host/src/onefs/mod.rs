@@ -41,6 +41,9 @@ pub struct Identity {
     pub name: String,
     /// The OneFS release, e.g. `9.11.0.0`.
     pub version: String,
+    /// The cluster's GUID (empty when it gave none): what backfill's state is
+    /// kept by, since names and addresses change.
+    pub guid: String,
 }
 
 /// What `/platform/1/statistics/keys/<key>` says about one key.
@@ -55,6 +58,9 @@ pub struct KeyMeta {
     /// The key's update interval: the `interval` of the first non-persistent
     /// policy; 0 = none ("use the minimum interval").
     pub interval: u64,
+    /// The cluster keeps a history of the key (it has policies): backfill can
+    /// ask `/statistics/history` for it.
+    pub has_history: bool,
 }
 
 /// Why a request failed.
@@ -139,7 +145,12 @@ impl Client {
             .or_else(|| v["onefs_version"]["release"].as_str())
             .unwrap_or("unknown")
             .to_string();
-        Ok(Identity { name, version })
+        let guid = v["guid"].as_str().unwrap_or_default().to_string();
+        Ok(Identity {
+            name,
+            version,
+            guid,
+        })
     }
 
     /// Reads one key's metadata. `Ok(None)` when the cluster does not know the key.
@@ -229,6 +240,9 @@ pub fn parse_key_meta(key: &str, v: &Value) -> Option<KeyMeta> {
             .to_string(),
         units: entry["units"].as_str().unwrap_or_default().to_string(),
         interval,
+        has_history: entry["policies"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["interval"].as_u64().unwrap_or(0) > 0)),
     })
 }
 
@@ -259,5 +273,6 @@ mod tests {
     fn key_without_policies_has_no_interval() {
         let v = serde_json::json!({"keys": [{"key": "k", "description": "", "policies": null}]});
         assert_eq!(parse_key_meta("k", &v).unwrap().interval, 0);
+        assert!(!parse_key_meta("k", &v).unwrap().has_history);
     }
 }

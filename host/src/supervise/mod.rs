@@ -10,4 +10,6 @@ mod sinks;
 
 pub use engine::collect;
 pub use restart::{panic_message, payload_message};
-pub use sinks::{check_config_warnings, cluster_folder, Capabilities, Target, CAPABILITY_KEYS};
+pub use sinks::{
+    check_config_warnings, cluster_folder, default_state_dir, Capabilities, Target, CAPABILITY_KEYS,
+};

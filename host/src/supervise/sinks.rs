@@ -5,8 +5,9 @@
 //! A plugin's `capabilities()` JSON may say `"replay": false` (it serves only the
 //! latest values, like Prometheus: a disk buffer's replay gains nothing, so its
 //! default buffer is memory) and `"max_instances": 1` (its process-wide part
-//! serves one instance: a second is refused). A plugin that says nothing gets a
-//! disk buffer and any number of instances.
+//! serves one instance: a second is refused) and `"backfill": false` (it wants
+//! no history after a gap; the default is `replay`'s). A plugin that says
+//! nothing gets a disk buffer, any number of instances and backfill.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,9 @@ pub struct Capabilities {
     pub replay: bool,
     /// How many instances its process-wide part can serve; default unlimited.
     pub max_instances: Option<u64>,
+    /// It wants the points of a gap filled from the cluster's history (a sink
+    /// opened for it with `extra` `{"backfill": true}`); default: `replay`.
+    pub backfill: bool,
 }
 
 /// Whether a JSON value has the type a key needs.
@@ -44,9 +48,10 @@ pub type HasType = fn(&serde_json::Value) -> bool;
 
 /// Every `capabilities()` key this idic reads, with the JSON type it must have
 /// (`idic plugin check` reports any other key, and a wrong type).
-pub const CAPABILITY_KEYS: [(&str, HasType); 2] = [
+pub const CAPABILITY_KEYS: [(&str, HasType); 3] = [
     ("replay", serde_json::Value::is_boolean),
     ("max_instances", serde_json::Value::is_u64),
+    ("backfill", serde_json::Value::is_boolean),
 ];
 
 /// The warnings of a plugin's answer to `check-config` (`{"warnings": [...]}`),
@@ -66,9 +71,11 @@ impl Capabilities {
     /// Reads the JSON; anything unreadable means the defaults.
     pub fn parse(json: &str) -> Capabilities {
         let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        let replay = v["replay"].as_bool().unwrap_or(true);
         Capabilities {
-            replay: v["replay"].as_bool().unwrap_or(true),
+            replay,
             max_instances: v["max_instances"].as_u64(),
+            backfill: v["backfill"].as_bool().unwrap_or(replay),
         }
     }
 }
@@ -99,6 +106,11 @@ pub struct Target {
     pub segment_bytes: u64,
     /// Whether its disk buffer is failing now (logged once).
     pub failing: Arc<AtomicBool>,
+    /// Backfill (issue 12): whether it gets the points of gaps (its plugin's
+    /// `backfill` capability, and `backfill_max` above 0), and the byte bound of
+    /// those queues, apart from the live ones so a long backfill never evicts
+    /// live batches.
+    pub backfill: Option<Arc<Budget>>,
 }
 
 impl Sinks {
@@ -213,6 +225,8 @@ impl Sinks {
                     disk: (kind == BufferKind::Disk).then(|| state_dir.join(&sink.name)),
                     segment_bytes: (max / (4 * clusters)).clamp(4 << 10, 8 << 20),
                     failing: Arc::new(AtomicBool::new(false)),
+                    backfill: (caps.backfill && config.global.backfill_max > 0)
+                        .then(|| Budget::new(max)),
                 }
             })
             .collect()
@@ -330,12 +344,13 @@ mod tests {
     #[test]
     fn capabilities_default_to_replay_and_any_number_of_instances() {
         let c = Capabilities::parse("{}");
-        assert!(c.replay);
+        assert!(c.replay && c.backfill);
         assert_eq!(c.max_instances, None);
         assert_eq!(Capabilities::parse("not json"), c);
         let p = Capabilities::parse(r#"{"replay": false, "max_instances": 1}"#);
-        assert!(!p.replay);
+        assert!(!p.replay && !p.backfill);
         assert_eq!(p.max_instances, Some(1));
+        assert!(Capabilities::parse(r#"{"replay": false, "backfill": true}"#).backfill);
     }
 
     #[test]

@@ -98,6 +98,13 @@ const GLOBAL: &[Bound] = &[
         unit: "",
         fix: "remove the key for the default 4",
     },
+    Bound {
+        key: "backfill_max",
+        min: Some(0),
+        max: 1_209_600,
+        unit: " seconds (14 days)",
+        fix: "use 0 to turn backfill off, or remove the key for the default 3600",
+    },
 ];
 
 const CLUSTER: &[Bound] = &[

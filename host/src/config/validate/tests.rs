@@ -390,6 +390,14 @@ fn global_numbers_out_of_range_are_refused_with_position() {
             global("sink_workers = 1000"),
             &format!("{at}16: [global]: sink_workers = 1000 is out of range"),
         ),
+        (
+            global("backfill_max = -1"),
+            &format!("{at}16: [global]: backfill_max = -1 is out of range, it must be 0 to 1209600 seconds (14 days), use 0 to turn backfill off, or remove the key for the default 3600"),
+        ),
+        (
+            global("backfill_max = 1209601"),
+            &format!("{at}16: [global]: backfill_max = 1209601 is out of range"),
+        ),
     ]);
 }
 
