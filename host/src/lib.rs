@@ -18,3 +18,4 @@ pub mod plugin_host;
 pub mod pool;
 pub mod scaffold;
 pub mod supervise;
+pub mod telemetry;

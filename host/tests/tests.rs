@@ -30,3 +30,5 @@ mod prometheus;
 mod influxdb;
 // Durable, fanned-out delivery: outages, SIGKILL, dead sinks, damaged buffers, full disks.
 mod durable;
+// idic's own metrics, /health and /ready; $file: secrets; SIGUSR1 log reopening.
+mod telemetry;

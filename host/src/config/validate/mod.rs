@@ -4,6 +4,7 @@
 
 mod bounds;
 mod sinks;
+mod telemetry;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -136,6 +137,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
     check_logging(&ctx, &raw.logging)?;
     let stat_groups = stat_groups(&ctx, &global, raw.statgroup, &mut warnings)?;
     let clusters = clusters(&ctx, &table, raw.cluster, &mut warnings)?;
+    let telemetry = telemetry::telemetry(&ctx, &table)?;
 
     let config = Config {
         path: path.to_path_buf(),
@@ -146,6 +148,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
         clusters,
         stat_groups,
         sinks,
+        telemetry,
     };
     Ok((config, warnings))
 }
