@@ -16,6 +16,8 @@ pub enum Command {
     Plugins,
     /// Parse and validate a config file, print a summary.
     CheckConfig,
+    /// Check that every cluster and sink of a config can be used.
+    Doctor,
     /// `plugin check PATH`: the conformance check of one plugin library.
     PluginCheck(PathBuf),
     /// `plugin new NAME`: scaffold a plugin crate (in `--dir`).
@@ -58,6 +60,7 @@ Usage:
   idic [FLAGS]                      collect statistics (the main job)
   idic plugins [FLAGS]              list the sink plugins found and whether each loads
   idic check-config [FILE] [FLAGS]  validate a config file and summarise it
+  idic doctor [FILE] [FLAGS]        check that every cluster and sink can be used
   idic plugin check PATH [--config FILE]
                                     conformance check of one plugin library
   idic plugin new NAME [--dir DIR]  a new sink plugin crate built against the SDK
@@ -101,6 +104,22 @@ Usage: idic check-config [FILE] [--strict] [--plugin-dir DIR]
   --strict    warnings are errors (exit 1)
 ";
 
+const DOCTOR_HELP: &str = "\
+idic doctor: check that every enabled cluster and every sink can be used
+
+For each enabled cluster, step by step: name resolution, TCP connect, TLS
+(certificate chain, name, expiry), login (session or Basic auth), the OneFS
+version, the statistics privilege (ISI_PRIV_STATISTICS), clock skew, and the
+configured keys the cluster does not know. Then each sink's plugin is loaded
+and asked whether its backend can be reached. Each failure comes with the
+setting or action that fixes it.
+
+Usage: idic doctor [FILE] [--plugin-dir DIR]
+       (FILE default: -config-file, else idic.toml)
+
+Exits 0 only when everything checked is usable (warnings do not count).
+";
+
 const PLUGIN_HELP: &str = "\
 idic plugin check: the conformance check of one sink plugin library
 
@@ -123,6 +142,7 @@ pub fn help(command: Option<&str>) -> &'static str {
     match command {
         Some("plugins") => PLUGINS_HELP,
         Some("check-config") => CHECK_HELP,
+        Some("doctor") => DOCTOR_HELP,
         Some("plugin") => PLUGIN_HELP,
         _ => HELP,
     }
@@ -189,6 +209,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         verb = Some(match word.as_str() {
             "plugins" => "plugins",
             "check-config" => "check-config",
+            "doctor" => "doctor",
             "plugin" => match positional.next().as_deref() {
                 Some("check") => "plugin check",
                 Some("new") => "plugin new",
@@ -210,6 +231,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
                     command: Command::Help(match topic.as_deref() {
                         Some("plugins") => Some("plugins"),
                         Some("check-config") => Some("check-config"),
+                        Some("doctor") => Some("doctor"),
                         Some("plugin") => Some("plugin"),
                         _ => None,
                     }),
@@ -220,7 +242,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             other => return Err(format!("unknown command {other:?}; see idic --help")),
         });
     }
-    if verb == Some("check-config") {
+    if verb == Some("check-config") || verb == Some("doctor") {
         if let Some(file) = positional.next() {
             cli.config_file = PathBuf::from(file);
             cli.config_given = true;
@@ -251,6 +273,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         cli.command = match verb {
             Some("plugins") => Command::Plugins,
             Some("check-config") => Command::CheckConfig,
+            Some("doctor") => Command::Doctor,
             Some("plugin check") => Command::PluginCheck(library.unwrap_or_default()),
             Some("plugin new") => Command::PluginNew(new_name.unwrap_or_default()),
             _ => Command::Run,
@@ -314,6 +337,18 @@ mod tests {
         let cli = check(&["check-config", "x.toml"]);
         assert_eq!(cli.command, Command::CheckConfig);
         assert_eq!(cli.config_file, PathBuf::from("x.toml"));
+    }
+
+    #[test]
+    fn doctor_takes_an_optional_config_file() {
+        let cli = check(&["doctor", "x.toml"]);
+        assert_eq!(cli.command, Command::Doctor);
+        assert_eq!(cli.config_file, PathBuf::from("x.toml"));
+        assert_eq!(check(&["doctor"]).config_file, PathBuf::from("idic.toml"));
+        assert_eq!(
+            check(&["doctor", "--help"]).command,
+            Command::Help(Some("doctor"))
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod conformance;
 pub mod deliver;
+pub mod doctor;
 pub mod loader;
 pub mod logging;
 pub mod onefs;

@@ -32,3 +32,5 @@ mod influxdb;
 mod durable;
 // idic's own metrics, /health and /ready; $file: secrets; SIGUSR1 log reopening.
 mod telemetry;
+// `idic doctor` with every failure injected into onefs-sim.
+mod doctor;

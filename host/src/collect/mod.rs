@@ -8,7 +8,7 @@
 //! re-probed with a back-off), `failures.rs` how failed cycles are logged.
 
 pub mod cluster;
-mod connect;
+pub mod connect;
 mod context;
 pub mod decode;
 mod failures;

@@ -108,8 +108,16 @@ impl Plugin for Prometheus {
     }
 
     /// `check-config`: the section's keys and types, with unknown keys as
-    /// warnings; nothing is bound.
+    /// warnings; nothing is bound. `ping` (`idic doctor`): nothing to reach
+    /// (Prometheus scrapes idic), so the settings are checked and the answer
+    /// says where scrapers should look.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        if command == conversation::PING {
+            Config::parse(payload).map_err(SinkError::config)?;
+            return Ok(conversation::ping_answer(
+                "nothing to reach: Prometheus scrapes each cluster's prometheus_port on this host",
+            ));
+        }
         conversation::check_config(command, payload, |section| {
             let (_, warnings) = Config::parse(section).map_err(SinkError::config)?;
             Ok(warnings)
