@@ -192,6 +192,34 @@ fn telemetry_counts_what_happened_during_a_run_and_probes_follow_readiness() {
     assert_eq!(value(&body, "idic_build_info", &[]), 1.0, "{body}");
     assert_eq!(value(&body, "idic_panics_total", &[]), 0.0, "{body}");
 
+    // Every metric the shipped Grafana dashboard queries is one idic exports.
+    let dashboard = std::fs::read_to_string(
+        crate::util::workspace_root().join("contrib/grafana/idic-telemetry.json"),
+    )
+    .unwrap();
+    serde_json::from_str::<serde_json::Value>(&dashboard).expect("the dashboard is JSON");
+    let exported: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let mut queried = 0;
+    for word in dashboard.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if !word.starts_with("idic_") {
+            continue;
+        }
+        queried += 1;
+        let base = word.strip_suffix("_bucket").unwrap_or(word);
+        assert!(
+            exported.contains(&base),
+            "the dashboard queries {word}, which idic does not export"
+        );
+    }
+    assert!(
+        queried >= 15,
+        "{queried} metric references in the dashboard"
+    );
+
     // A reload is counted.
     idic.signal("HUP");
     idic.wait_until(Duration::from_secs(30), "the reload is counted", || {

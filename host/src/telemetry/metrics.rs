@@ -126,6 +126,21 @@ impl Metrics {
         let queues = Queues::default();
         r.register(Box::new(queues.clone()))
             .expect("registered once");
+        // Known label values start at 0, so that the series exist (and alerts
+        // and dashboards see 0) before the first event.
+        let panics = counter(&r, "idic_panics_total", "Panics caught: task: a cluster task or sink writer (a bug in idic, restarted); plugin: a sink call (the sink is reopened).", &["where"]);
+        let reloads = counter(
+            &r,
+            "idic_reloads_total",
+            "Reloads (SIGHUP or a config change), by result.",
+            &["result"],
+        );
+        for place in ["task", "plugin"] {
+            panics.with_label_values(&[place]);
+        }
+        for result in ["ok", "refused"] {
+            reloads.with_label_values(&[result]);
+        }
         Metrics {
             cycles: counter(&r, "idic_cluster_cycles_total", "Collection cycles that delivered points to the queues.", &c),
             cycles_late: counter(&r, "idic_cluster_cycles_late_total", "Successful cycles that ended after their next slot (a slot was missed).", &c),
@@ -138,8 +153,8 @@ impl Metrics {
             connected: gauge(&r, "idic_cluster_connected", "1 while the cluster's task is connected and collecting.", &c),
             connect_failures: counter(&r, "idic_cluster_connect_failures_total", "Failed attempts to connect, before the cluster's name is known (by configured host:port).", &["target"]),
             plugin_load_failures,
-            panics: counter(&r, "idic_panics_total", "Panics caught: task: a cluster task or sink writer (a bug in idic, restarted); plugin: a sink call (the sink is reopened).", &["where"]),
-            reloads: counter(&r, "idic_reloads_total", "Reloads (SIGHUP or a config change), by result.", &["result"]),
+            panics,
+            reloads,
             plugins: gauge(&r, "idic_plugin_info", "1 for each loaded sink plugin, with its version.", &["plugin", "version"]),
             queues,
             readiness: Readiness::default(),
