@@ -5,7 +5,7 @@
 # Called by `make test`; installs with apt-get when run as root, else says how.
 set -eu
 missing=""
-for tool in influxd prometheus promtool; do
+for tool in influxd prometheus promtool man; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 [ -z "$missing" ] && exit 0
@@ -16,10 +16,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends influxdb prometheus >/dev/null
+apt-get install -y -qq --no-install-recommends influxdb prometheus man-db >/dev/null
 # The packages may start system services; the tests never use them.
 systemctl stop influxdb prometheus 2>/dev/null || true
-for tool in influxd prometheus promtool; do
+for tool in influxd prometheus promtool man; do
     command -v "$tool" >/dev/null 2>&1 || {
         echo "test-deps: $tool is still missing after installing influxdb and prometheus" >&2
         exit 1

@@ -18,6 +18,10 @@ pub enum Command {
     CheckConfig,
     /// Check that every cluster and sink of a config can be used.
     Doctor,
+    /// `completions SHELL`: the shell completion script (bash, zsh or fish).
+    Completions(String),
+    /// `manpage`: the man page, roff.
+    Manpage,
     /// `plugin check PATH`: the conformance check of one plugin library.
     PluginCheck(PathBuf),
     /// `plugin new NAME`: scaffold a plugin crate (in `--dir`).
@@ -52,6 +56,79 @@ pub struct Cli {
     pub config_given: bool,
 }
 
+/// The verbs, for help, completions and the man page: (words, arguments,
+/// what it does).
+pub const VERBS: &[(&str, &str, &str)] = &[
+    ("run", "", "collect statistics (the default)"),
+    (
+        "plugins",
+        "",
+        "list the sink plugins found and whether each loads",
+    ),
+    (
+        "check-config",
+        "[FILE]",
+        "validate a config file and summarise it",
+    ),
+    (
+        "doctor",
+        "[FILE]",
+        "check that every cluster and sink can be used",
+    ),
+    (
+        "plugin check",
+        "PATH [--config FILE]",
+        "conformance check of one plugin library",
+    ),
+    (
+        "plugin new",
+        "NAME [--dir DIR]",
+        "a new sink plugin crate built against the SDK",
+    ),
+    (
+        "completions",
+        "SHELL",
+        "print the completion script for bash, zsh or fish",
+    ),
+    ("manpage", "", "print the man page (roff)"),
+    ("help", "[COMMAND]", "show help"),
+];
+
+/// The flags, for completions and the man page: (name, what its value is, or
+/// "" for a switch, what it does). The parser below accepts each with one or
+/// two dashes (a unit test checks the two agree).
+pub const FLAGS: &[(&str, &str, &str)] = &[
+    ("config-file", "PATH", "the config file (default idic.toml)"),
+    (
+        "logfile",
+        "PATH",
+        "log to this file (overrides [logging] logfile)",
+    ),
+    (
+        "loglevel",
+        "LEVEL",
+        "CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG or TRACE",
+    ),
+    (
+        "check-stat-return",
+        "",
+        "log any requested statistic the cluster did not return",
+    ),
+    ("plugin-dir", "DIR", "the plugins folder"),
+    ("strict", "", "check-config: warnings are errors"),
+    (
+        "config",
+        "FILE",
+        "plugin check: the config whose section to use",
+    ),
+    ("dir", "DIR", "plugin new: where the crate goes"),
+    ("version", "", "print the version and exit"),
+    ("help", "", "show help"),
+];
+
+/// The shells `idic completions` writes for.
+pub const SHELLS: &[&str] = &["bash", "zsh", "fish"];
+
 /// Top-level help.
 pub const HELP: &str = "\
 idic: PowerScale (OneFS) statistics collector with run-time loaded sink plugins
@@ -61,6 +138,8 @@ Usage:
   idic plugins [FLAGS]              list the sink plugins found and whether each loads
   idic check-config [FILE] [FLAGS]  validate a config file and summarise it
   idic doctor [FILE] [FLAGS]        check that every cluster and sink can be used
+  idic completions bash|zsh|fish    print a shell completion script
+  idic manpage                      print the man page (roff)
   idic plugin check PATH [--config FILE]
                                     conformance check of one plugin library
   idic plugin new NAME [--dir DIR]  a new sink plugin crate built against the SDK
@@ -210,6 +289,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             "plugins" => "plugins",
             "check-config" => "check-config",
             "doctor" => "doctor",
+            "completions" => "completions",
+            "manpage" => "manpage",
             "plugin" => match positional.next().as_deref() {
                 Some("check") => "plugin check",
                 Some("new") => "plugin new",
@@ -255,6 +336,17 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
                 "idic plugin new needs the plugin's name: idic plugin new NAME [--dir DIR]",
             )?);
     }
+    let mut shell = None;
+    if verb == Some("completions") && !help {
+        let s = positional.next().unwrap_or_default();
+        if !SHELLS.contains(&s.as_str()) {
+            return Err(format!(
+                "idic completions needs a shell: {}; e.g. idic completions bash > /etc/bash_completion.d/idic",
+                SHELLS.join(", ")
+            ));
+        }
+        shell = Some(s);
+    }
     let mut library = None;
     if verb == Some("plugin check") && !help {
         library = Some(PathBuf::from(positional.next().ok_or(
@@ -274,6 +366,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             Some("plugins") => Command::Plugins,
             Some("check-config") => Command::CheckConfig,
             Some("doctor") => Command::Doctor,
+            Some("completions") => Command::Completions(shell.unwrap_or_default()),
+            Some("manpage") => Command::Manpage,
             Some("plugin check") => Command::PluginCheck(library.unwrap_or_default()),
             Some("plugin new") => Command::PluginNew(new_name.unwrap_or_default()),
             _ => Command::Run,
@@ -337,6 +431,27 @@ mod tests {
         let cli = check(&["check-config", "x.toml"]);
         assert_eq!(cli.command, Command::CheckConfig);
         assert_eq!(cli.config_file, PathBuf::from("x.toml"));
+    }
+
+    #[test]
+    fn every_flag_of_the_table_is_accepted_and_every_verb_is_in_the_help() {
+        for (flag, value, _) in FLAGS {
+            let mut args = vec![format!("--{flag}")];
+            if !value.is_empty() {
+                args.push("x".into());
+            }
+            assert!(parse(args).is_ok(), "--{flag}");
+        }
+        for (verb, _, _) in VERBS.iter().filter(|(v, _, _)| *v != "run") {
+            assert!(
+                HELP.contains(&format!("idic {verb}")),
+                "{verb} is not in the help"
+            );
+        }
+        let cli = check(&["completions", "zsh"]);
+        assert_eq!(cli.command, Command::Completions("zsh".into()));
+        assert!(parse(["completions".to_string(), "tcsh".to_string()]).is_err());
+        assert_eq!(check(&["manpage"]).command, Command::Manpage);
     }
 
     #[test]

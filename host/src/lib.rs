@@ -14,6 +14,7 @@ pub mod deliver;
 pub mod doctor;
 pub mod loader;
 pub mod logging;
+pub mod manual;
 pub mod onefs;
 pub mod plugin_host;
 pub mod pool;

@@ -24,10 +24,10 @@ pub fn available(tool: &str, test: &str) -> bool {
     if found {
         return true;
     }
-    let package = if tool == "influxd" {
-        "influxdb"
-    } else {
-        "prometheus"
+    let package = match tool {
+        "influxd" => "influxdb",
+        "man" => "man-db",
+        _ => "prometheus",
     };
     let how = format!(
         "`{tool}` is not installed; install Debian's {package} package \

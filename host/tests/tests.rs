@@ -34,3 +34,5 @@ mod durable;
 mod telemetry;
 // `idic doctor` with every failure injected into onefs-sim.
 mod doctor;
+// Shell completions and the man page as installed.
+mod manual;
