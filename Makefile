@@ -101,6 +101,7 @@ deb: dist
 # Not part of `test`: minutes long (a release build, a debootstrap the first
 # time), needs root, and installs and purges the package on this machine.
 test-packaging: dist
+	sh scripts/packaging-deps.sh
 	sh packaging/test-deb.sh
 	sh packaging/test-container.sh
 

@@ -43,8 +43,14 @@ getent passwd idic >/dev/null || fail "postinst made no idic user"
 /usr/bin/idic plugins --plugin-dir /usr/lib/idic/plugins >/dev/null || fail "a packaged plugin does not load"
 
 echo "== systemd-analyze"
-systemd-analyze verify /lib/systemd/system/idic.service || fail "systemd-analyze verify"
-systemd-analyze security --offline=yes /lib/systemd/system/idic.service 2>/dev/null | tail -n 1
+verify=$(systemd-analyze verify /lib/systemd/system/idic.service 2>&1) || fail "systemd-analyze verify: $verify"
+[ -z "$verify" ] || fail "systemd-analyze verify complains: $verify"
+exposure=$(systemd-analyze security --offline=yes /lib/systemd/system/idic.service 2>/dev/null | tail -n 1)
+echo "  $exposure"
+case "$exposure" in
+    *"exposure level for idic.service: "[0-1].*) ;;
+    *) fail "the unit's exposure is above 2 (systemd-analyze security): $exposure" ;;
+esac
 
 echo "== the packaged config passes check-config (ExecStartPre)"
 runuser -u idic -- /usr/bin/idic check-config /etc/idic/idic.toml >/dev/null || fail "check-config of the packaged config"
@@ -107,6 +113,7 @@ idic_pid=""
 [ "$status" = 0 ] || { cat "$work/idic.log" >&2; fail "idic exited $status after SIGTERM"; }
 
 echo "== purge"
+rm -f /etc/idic/sim-ca.pem /etc/idic/cluster.pw
 dpkg --purge idic >/dev/null || fail "dpkg --purge"
 [ ! -e /usr/bin/idic ] || fail "/usr/bin/idic is still there"
 [ ! -e /var/lib/idic ] || fail "/var/lib/idic is still there"
