@@ -6,7 +6,7 @@
 #  2. `systemd-analyze verify` the unit, and print `systemd-analyze security`;
 #  3. the packaged config passes check-config (the unit's ExecStartPre);
 #  4. point /etc/idic/idic.toml at onefs-sim and start idic as packaged: the
-#     unit's ExecStartPre and ExecStart lines, run as its User (systemd is not
+#     unit's ExecStartPre and ExecStart lines, run as its User with setpriv (systemd is not
 #     running here; /var/lib/idic is made as StateDirectory= would), until
 #     points arrive in /var/lib/idic and the disk buffer is there; SIGTERM exits 0;
 #  5. purge: files, state and user are gone.
@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 fail() { echo "test-deb: FAIL: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "run as root (it installs the package)"
-for tool in dpkg-deb systemd-analyze runuser; do
+for tool in dpkg-deb systemd-analyze runuser setpriv; do
     command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install systemd)"
 done
 work=$(mktemp -d)
@@ -92,8 +92,10 @@ unit=/lib/systemd/system/idic.service
 pre=$(sed -n 's/^ExecStartPre=//p' "$unit")
 start=$(sed -n 's/^ExecStart=//p' "$unit")
 user=$(sed -n 's/^User=//p' "$unit")
-runuser -u "$user" -- $pre >/dev/null || fail "ExecStartPre: $pre"
-(cd / && exec runuser -u "$user" -- $start) 2> "$work/idic.log" &
+# setpriv execs (runuser would stay as idic's parent and take the SIGTERM).
+as_user() { setpriv --reuid="$user" --regid="$user" --init-groups -- "$@"; }
+as_user $pre >/dev/null || fail "ExecStartPre: $pre"
+(cd / && exec setpriv --reuid="$user" --regid="$user" --init-groups -- $start) 2> "$work/idic.log" &
 idic_pid=$!
 for _ in $(seq 600); do
     [ -s /var/lib/idic/points.jsonl ] && break
