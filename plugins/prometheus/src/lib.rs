@@ -381,6 +381,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn ping_says_there_is_nothing_to_reach_and_checks_the_settings() {
+        let answer = Prometheus::default().control("ping", "").unwrap();
+        assert!(
+            answer.starts_with("{\"reachable\":\"nothing to reach"),
+            "{answer}"
+        );
+        let err = Prometheus::default()
+            .control("ping", "authenticated = true\n")
+            .unwrap_err();
+        assert_eq!(
+            err.kind,
+            idic_plugin_api::ErrorKind::Config,
+            "{}",
+            err.message
+        );
+    }
+
     fn open_ctx(cluster: &str) -> OpenContext {
         OpenContext {
             cluster_config: "prometheus_port = 0\n".into(),
