@@ -18,6 +18,12 @@ pub enum Command {
     Plugins,
     /// Parse and validate a config file, print a summary.
     CheckConfig,
+    /// Check that every cluster and sink of a config can be used.
+    Doctor,
+    /// `completions SHELL`: the shell completion script (bash, zsh or fish).
+    Completions(String),
+    /// `manpage`: the man page, roff.
+    Manpage,
     /// `plugin check PATH`: the conformance check of one plugin library.
     PluginCheck(PathBuf),
     /// `plugin new NAME`: scaffold a plugin crate (in `--dir`).
@@ -54,6 +60,79 @@ pub struct Cli {
     pub config_given: bool,
 }
 
+/// The verbs, for help, completions and the man page: (words, arguments,
+/// what it does).
+pub const VERBS: &[(&str, &str, &str)] = &[
+    ("run", "", "collect statistics (the default)"),
+    (
+        "plugins",
+        "",
+        "list the sink plugins found and whether each loads",
+    ),
+    (
+        "check-config",
+        "[FILE]",
+        "validate a config file and summarise it",
+    ),
+    (
+        "doctor",
+        "[FILE]",
+        "check that every cluster and sink can be used",
+    ),
+    (
+        "plugin check",
+        "PATH [--config FILE]",
+        "conformance check of one plugin library",
+    ),
+    (
+        "plugin new",
+        "NAME [--dir DIR]",
+        "a new sink plugin crate built against the SDK",
+    ),
+    (
+        "completions",
+        "SHELL",
+        "print the completion script for bash, zsh or fish",
+    ),
+    ("manpage", "", "print the man page (roff)"),
+    ("help", "[COMMAND]", "show help"),
+];
+
+/// The flags, for completions and the man page: (name, what its value is, or
+/// "" for a switch, what it does). The parser below accepts each with one or
+/// two dashes (a unit test checks the two agree).
+pub const FLAGS: &[(&str, &str, &str)] = &[
+    ("config-file", "PATH", "the config file (default idic.toml)"),
+    (
+        "logfile",
+        "PATH",
+        "log to this file (overrides [logging] logfile)",
+    ),
+    (
+        "loglevel",
+        "LEVEL",
+        "CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG or TRACE",
+    ),
+    (
+        "check-stat-return",
+        "",
+        "log any requested statistic the cluster did not return",
+    ),
+    ("plugin-dir", "DIR", "the plugins folder"),
+    ("strict", "", "check-config: warnings are errors"),
+    (
+        "config",
+        "FILE",
+        "plugin check: the config whose section to use",
+    ),
+    ("dir", "DIR", "plugin new: where the crate goes"),
+    ("version", "", "print the version and exit"),
+    ("help", "", "show help"),
+];
+
+/// The shells `idic completions` writes for.
+pub const SHELLS: &[&str] = &["bash", "zsh", "fish"];
+
 /// Top-level help.
 pub const HELP: &str = "\
 idic: PowerScale (OneFS) statistics collector with run-time loaded sink plugins
@@ -62,6 +141,9 @@ Usage:
   idic [FLAGS]                      collect statistics (the main job)
   idic plugins [FLAGS]              list the sink plugins found and whether each loads
   idic check-config [FILE] [FLAGS]  validate a config file and summarise it
+  idic doctor [FILE] [FLAGS]        check that every cluster and sink can be used
+  idic completions bash|zsh|fish    print a shell completion script
+  idic manpage                      print the man page (roff)
   idic plugin check PATH [--config FILE]
                                     conformance check of one plugin library
   idic plugin new NAME [--dir DIR]  a new sink plugin crate built against the SDK
@@ -108,6 +190,22 @@ Usage: idic check-config [FILE] [--strict] [--plugin-dir DIR] [--shard K/N]
   --shard K/N list which enabled clusters shard K of N collects
 ";
 
+const DOCTOR_HELP: &str = "\
+idic doctor: check that every enabled cluster and every sink can be used
+
+For each enabled cluster, step by step: name resolution, TCP connect, TLS
+(certificate chain, name, expiry), login (session or Basic auth), the OneFS
+version, the statistics privilege (ISI_PRIV_STATISTICS), clock skew, and the
+configured keys the cluster does not know. Then each sink's plugin is loaded
+and asked whether its backend can be reached. Each failure comes with the
+setting or action that fixes it.
+
+Usage: idic doctor [FILE] [--plugin-dir DIR]
+       (FILE default: -config-file, else idic.toml)
+
+Exits 0 only when everything checked is usable (warnings do not count).
+";
+
 const PLUGIN_HELP: &str = "\
 idic plugin check: the conformance check of one sink plugin library
 
@@ -130,6 +228,7 @@ pub fn help(command: Option<&str>) -> &'static str {
     match command {
         Some("plugins") => PLUGINS_HELP,
         Some("check-config") => CHECK_HELP,
+        Some("doctor") => DOCTOR_HELP,
         Some("plugin") => PLUGIN_HELP,
         _ => HELP,
     }
@@ -198,6 +297,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         verb = Some(match word.as_str() {
             "plugins" => "plugins",
             "check-config" => "check-config",
+            "doctor" => "doctor",
+            "completions" => "completions",
+            "manpage" => "manpage",
             "plugin" => match positional.next().as_deref() {
                 Some("check") => "plugin check",
                 Some("new") => "plugin new",
@@ -219,6 +321,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
                     command: Command::Help(match topic.as_deref() {
                         Some("plugins") => Some("plugins"),
                         Some("check-config") => Some("check-config"),
+                        Some("doctor") => Some("doctor"),
                         Some("plugin") => Some("plugin"),
                         _ => None,
                     }),
@@ -229,7 +332,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             other => return Err(format!("unknown command {other:?}; see idic --help")),
         });
     }
-    if verb == Some("check-config") {
+    if verb == Some("check-config") || verb == Some("doctor") {
         if let Some(file) = positional.next() {
             cli.config_file = PathBuf::from(file);
             cli.config_given = true;
@@ -241,6 +344,17 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
             Some(positional.next().ok_or(
                 "idic plugin new needs the plugin's name: idic plugin new NAME [--dir DIR]",
             )?);
+    }
+    let mut shell = None;
+    if verb == Some("completions") && !help {
+        let s = positional.next().unwrap_or_default();
+        if !SHELLS.contains(&s.as_str()) {
+            return Err(format!(
+                "idic completions needs a shell: {}; e.g. idic completions bash > /etc/bash_completion.d/idic",
+                SHELLS.join(", ")
+            ));
+        }
+        shell = Some(s);
     }
     let mut library = None;
     if verb == Some("plugin check") && !help {
@@ -260,6 +374,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         cli.command = match verb {
             Some("plugins") => Command::Plugins,
             Some("check-config") => Command::CheckConfig,
+            Some("doctor") => Command::Doctor,
+            Some("completions") => Command::Completions(shell.unwrap_or_default()),
+            Some("manpage") => Command::Manpage,
             Some("plugin check") => Command::PluginCheck(library.unwrap_or_default()),
             Some("plugin new") => Command::PluginNew(new_name.unwrap_or_default()),
             _ => Command::Run,
@@ -332,6 +449,39 @@ mod tests {
         let cli = check(&["check-config", "x.toml"]);
         assert_eq!(cli.command, Command::CheckConfig);
         assert_eq!(cli.config_file, PathBuf::from("x.toml"));
+    }
+
+    #[test]
+    fn every_flag_of_the_table_is_accepted_and_every_verb_is_in_the_help() {
+        for (flag, value, _) in FLAGS {
+            let mut args = vec![format!("--{flag}")];
+            if !value.is_empty() {
+                args.push("x".into());
+            }
+            assert!(parse(args).is_ok(), "--{flag}");
+        }
+        for (verb, _, _) in VERBS.iter().filter(|(v, _, _)| *v != "run") {
+            assert!(
+                HELP.contains(&format!("idic {verb}")),
+                "{verb} is not in the help"
+            );
+        }
+        let cli = check(&["completions", "zsh"]);
+        assert_eq!(cli.command, Command::Completions("zsh".into()));
+        assert!(parse(["completions".to_string(), "tcsh".to_string()]).is_err());
+        assert_eq!(check(&["manpage"]).command, Command::Manpage);
+    }
+
+    #[test]
+    fn doctor_takes_an_optional_config_file() {
+        let cli = check(&["doctor", "x.toml"]);
+        assert_eq!(cli.command, Command::Doctor);
+        assert_eq!(cli.config_file, PathBuf::from("x.toml"));
+        assert_eq!(check(&["doctor"]).config_file, PathBuf::from("idic.toml"));
+        assert_eq!(
+            check(&["doctor", "--help"]).command,
+            Command::Help(Some("doctor"))
+        );
     }
 
     #[test]

@@ -4,11 +4,14 @@
 //! Every line that concerns a cluster or a plugin carries `cluster=<name>` or
 //! `plugin=<name>`, so a grep for one tells its whole story. Plugins log through
 //! [`plugin_log`], which the host hands them in `HostServices`.
+//!
+//! A log file is opened in append mode and opened again by [`reopen`] (SIGUSR1,
+//! logrotate's `postrotate`), so a rotated file is let go of at once.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use abi_stable::std_types::RStr;
 use idic_plugin_api::LogLevel;
@@ -40,27 +43,33 @@ pub fn parse_level(name: &str) -> Option<LevelFilter> {
     })
 }
 
+/// The installed logger's output, for [`reopen`].
+static OUTPUT: OnceLock<Arc<Output>> = OnceLock::new();
+
+fn open_file(path: &PathBuf) -> io::Result<std::fs::File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open log file {}: {e}", path.display()),
+            )
+        })
+}
+
 /// Installs the global logger. Call once, early.
 pub fn init(settings: &Settings) -> io::Result<()> {
     let file = match &settings.file {
-        Some(path) => Some(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("cannot open log file {}: {e}", path.display()),
-                    )
-                })?,
-        ),
+        Some(path) => Some((path.clone(), Mutex::new(open_file(path)?))),
         None => None,
     };
-    let out = Output {
-        file: file.map(Mutex::new),
+    let out = Arc::new(Output {
+        file,
         to_stdout: settings.to_stdout,
-    };
+    });
+    let _ = OUTPUT.set(Arc::clone(&out));
     let json = settings.json;
     env_logger::Builder::new()
         .filter_level(settings.level)
@@ -83,16 +92,27 @@ pub fn init(settings: &Settings) -> io::Result<()> {
         .map_err(io::Error::other)
 }
 
+/// Opens the log file again under its name (after logrotate moved it away);
+/// `Ok(false)` when idic logs to no file. On failure the old file stays in use.
+pub fn reopen() -> io::Result<bool> {
+    let Some((path, file)) = OUTPUT.get().and_then(|o| o.file.as_ref()) else {
+        return Ok(false);
+    };
+    let fresh = open_file(path)?;
+    *file.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+    Ok(true)
+}
+
 /// Where formatted lines go.
 struct Output {
-    file: Option<Mutex<std::fs::File>>,
+    file: Option<(PathBuf, Mutex<std::fs::File>)>,
     to_stdout: bool,
 }
 
 impl Output {
     fn write(&self, line: &str) {
         match &self.file {
-            Some(f) => {
+            Some((_, f)) => {
                 if let Ok(mut f) = f.lock() {
                     let _ = f.write_all(line.as_bytes());
                 }

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use idic::{cli, commands, conformance, scaffold, supervise};
+use idic::{cli, commands, conformance, doctor, manual, scaffold, supervise};
 
 /// Collecting is allocation-heavy (answers, JSON, points, all short-lived);
 /// mimalloc spends a fraction of glibc's time on it and fragments less. Plugins
@@ -47,6 +47,15 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         cli::Command::Plugins => commands::plugins(&cli),
         cli::Command::CheckConfig => commands::check_config(&cli),
+        cli::Command::Doctor => doctor::run(&cli),
+        cli::Command::Completions(ref shell) => {
+            commands::emit(&manual::completions(shell));
+            Ok(ExitCode::SUCCESS)
+        }
+        cli::Command::Manpage => {
+            commands::emit(&manual::manpage());
+            Ok(ExitCode::SUCCESS)
+        }
         cli::Command::PluginCheck(ref path) => conformance::check(&cli, path),
         cli::Command::PluginNew(ref name) => scaffold::new(name, cli.dir.as_deref()),
         cli::Command::Run => supervise::collect(&cli),

@@ -3,9 +3,10 @@
 //!
 //! Least privilege: plugins get the config with every cluster's `password`
 //! removed, and a plugin's secret resolver answers only for the `$env:` names
-//! that appear in that plugin's own sinks' settings (`[<plugin>]`, its
-//! `[sink.NAME]` tables), so a plugin can read neither a cluster's password nor
-//! another plugin's secret through `$env:`. The resolver is a plain function
+//! and `$file:` paths that appear in that plugin's own sinks' settings
+//! (`[<plugin>]`, its `[sink.NAME]` tables), so a plugin can read neither a
+//! cluster's password nor another plugin's secret (nor any other file) through
+//! `$env:` or `$file:`. The resolver is a plain function
 //! pointer, so each plugin gets one of [`SLOTS`] monomorphized resolvers bound to
 //! its slot of a table; past that many plugins, the last slot is shared.
 
@@ -79,17 +80,24 @@ fn resolver(plugin: &str) -> Resolver {
     }
 }
 
-/// Every `NAME` of a `$env:NAME` in `text`.
+/// Every `NAME` of a `$env:NAME` and every `PATH` of a `$file:PATH` in `text`
+/// (the references a plugin may resolve), each with its prefix.
 fn env_names(text: &str) -> Vec<String> {
-    text.split("$env:")
-        .skip(1)
-        .map(|rest| {
-            rest.chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect::<String>()
-        })
-        .filter(|n| !n.is_empty())
-        .collect()
+    let env = text.split("$env:").skip(1).map(|rest| {
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        (!name.is_empty()).then(|| format!("$env:{name}"))
+    });
+    let file = text.split("$file:").skip(1).map(|rest| {
+        let path: String = rest
+            .chars()
+            .take_while(|c| !matches!(c, '"' | '\'' | '\n' | '\r'))
+            .collect();
+        (!path.is_empty()).then(|| format!("$file:{path}"))
+    });
+    env.chain(file).flatten().collect()
 }
 
 extern "C" fn resolve_in<const SLOT: usize>(value: RStr<'_>) -> RResult<RString, RString> {
@@ -106,12 +114,12 @@ extern "C" fn resolve_nothing(value: RStr<'_>) -> RResult<RString, RString> {
 
 /// Resolves `value` if it is not an `$env:` name, or one of `allowed`.
 fn resolve(value: &str, allowed: Option<&[String]>) -> RResult<RString, RString> {
-    if let Some(name) = value.strip_prefix("$env:") {
-        if !allowed.unwrap_or_default().iter().any(|a| a == name) {
-            return RResult::RErr(
-                format!("\"$env:{name}\" is not in this plugin's settings: a plugin may resolve only the $env: names of its own section").into(),
-            );
-        }
+    if crate::config::secret_reference(value).is_some()
+        && !allowed.unwrap_or_default().iter().any(|a| a == value)
+    {
+        return RResult::RErr(
+            format!("\"{value}\" is not in this plugin's settings: a plugin may resolve only the $env: and $file: references of its own section").into(),
+        );
     }
     match crate::config::resolve_secret(value) {
         Ok(v) => RResult::ROk(v.into()),
@@ -158,13 +166,15 @@ mod tests {
         );
         assert!(services("other").secret("$env:IDIC_PH_TEST_A").is_err());
         assert_eq!(services("other").secret("plain").unwrap(), "plain");
+        let err = jsonl.secret("$file:/etc/shadow").unwrap_err();
+        assert!(err.contains("not in this plugin's settings"), "{err}");
     }
 
     #[test]
     fn env_names_are_found_in_settings_text() {
         assert_eq!(
-            env_names("password = \"$env:INFLUX_PW\"\ntoken = \"$env:T_2\"\n"),
-            ["INFLUX_PW", "T_2"]
+            env_names("password = \"$env:INFLUX_PW\"\ntoken = \"$env:T_2\"\nkey = '$file:/run/secrets/k'\n"),
+            ["$env:INFLUX_PW", "$env:T_2", "$file:/run/secrets/k"]
         );
         assert!(env_names("password = \"plain\"").is_empty());
     }

@@ -329,6 +329,7 @@ fn make_dist_and_install_replace_a_running_idic() {
     // Installing needs the SDK script: a stub that records its arguments.
     std::fs::create_dir_all(dir.join("scripts")).unwrap();
     dir.write("scripts/install-sdk.sh", "echo \"$@\" > sdk-args\n");
+    dir.write("scripts/install-manual.sh", "echo \"$@\" > manual-args\n");
     let make = |target: &str| {
         Command::new("make")
             .args(["-s", target, "CARGO=true"])

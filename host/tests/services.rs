@@ -27,6 +27,7 @@ pub fn available(tool: &str, test: &str) -> bool {
     let package = match tool {
         "influxd" => "influxdb",
         "victoria-metrics" => "victoria-metrics",
+        "man" => "man-db",
         _ => "prometheus",
     };
     let how = format!(

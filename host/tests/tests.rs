@@ -43,3 +43,9 @@ mod scaling;
 mod remote_write;
 // History backfill: gaps after a stop, an outage, a cap; live cycles first.
 mod backfill;
+// idic's own metrics, /health and /ready; $file: secrets; SIGUSR1 log reopening.
+mod telemetry;
+// `idic doctor` with every failure injected into onefs-sim.
+mod doctor;
+// Shell completions and the man page as installed.
+mod manual;

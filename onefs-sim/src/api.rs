@@ -68,6 +68,13 @@ pub(crate) fn handle(sim: &SimShared, cluster: &ClusterState, req: &Request, now
         )
         .with_header("Allow", "GET, HEAD");
     }
+    if resource.starts_with("statistics/") && cluster.faults.statistics_forbidden() {
+        return Response::errors(
+            403,
+            "AEC_FORBIDDEN",
+            "Privilege check failed. The following read privileges are required: Statistics (ISI_PRIV_STATISTICS)",
+        );
+    }
     match resource {
         "cluster/config" => cluster_config(cluster),
         "quota/quotas" | "quota/quotas-summary" => cluster.quotas.answer(resource, req),

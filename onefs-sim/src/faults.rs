@@ -117,6 +117,10 @@ pub(crate) struct FaultState {
     key_errors: Mutex<HashMap<String, u32>>,
     degraded: Mutex<Option<u32>>,
     rng: AtomicU64,
+    /// Statistics answer 403 (the user lacks ISI_PRIV_STATISTICS).
+    statistics_forbidden: std::sync::atomic::AtomicBool,
+    /// Seconds added to the cluster's clock (its statistics' timestamps).
+    clock_offset: std::sync::atomic::AtomicI64,
 }
 
 impl Default for FaultSettings {
@@ -244,8 +248,29 @@ impl Faults {
         };
     }
 
+    /// Answers every `/platform/N/statistics` request with 403, as OneFS does
+    /// for an account without the ISI_PRIV_STATISTICS privilege (logins and
+    /// `cluster/config` still work).
+    pub fn set_statistics_forbidden(&self, forbidden: bool) {
+        self.cluster
+            .faults
+            .statistics_forbidden
+            .store(forbidden, Ordering::Relaxed);
+    }
+
+    /// Sets the cluster's clock `seconds` ahead of this host's (negative:
+    /// behind): the timestamps of its statistics move with it.
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.cluster
+            .faults
+            .clock_offset
+            .store(seconds, Ordering::Relaxed);
+    }
+
     /// Removes every fault (and brings the cluster up).
     pub fn clear(&self) {
+        self.set_statistics_forbidden(false);
+        self.set_clock_offset(0);
         *self.cluster.faults.lock() = FaultSettings::default();
         lock(&self.cluster.faults.key_errors).clear();
         *lock(&self.cluster.faults.degraded) = None;
@@ -290,7 +315,19 @@ impl FaultState {
             key_errors: Mutex::new(key_errors),
             degraded: Mutex::new(degraded),
             rng: AtomicU64::new(seed | 1),
+            statistics_forbidden: Default::default(),
+            clock_offset: Default::default(),
         }
+    }
+
+    /// Whether statistics answer 403 (a user without ISI_PRIV_STATISTICS).
+    pub(crate) fn statistics_forbidden(&self) -> bool {
+        self.statistics_forbidden.load(Ordering::Relaxed)
+    }
+
+    /// Seconds the cluster's clock is ahead (negative: behind).
+    pub(crate) fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, FaultSettings> {

@@ -402,7 +402,8 @@ fn serve_http<S: Read + Write>(
                 injected_error(status)
             }
             Verdict::Serve(malformed) => {
-                let response = api::handle(sim, cluster, &req, cluster.now());
+                let now = cluster.now() + cluster.faults.clock_offset();
+                let response = api::handle(sim, cluster, &req, now);
                 match malformed {
                     Some(m) if req.path.starts_with("/platform/") && response.status < 300 => {
                         cluster.recorder.count(|c| c.malformed += 1);

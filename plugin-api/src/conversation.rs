@@ -80,8 +80,24 @@ pub fn snapshot_payload(cluster: &str, measurement: &str, time: i64, points: usi
     )
 }
 
+/// The `control` command with which `idic doctor` asks a plugin whether one
+/// sink's backend can be reached now. The payload is the sink's settings as TOML
+/// text (as for [`CHECK_CONFIG`]); the plugin's `start` may not have run and no
+/// secret can be resolved, so ask only what needs none (an InfluxDB `/ping`, a
+/// writable output folder). Answer `Ok` with [`ping_answer`] (one line saying
+/// what was reached), or `Err` with the reason and the fix:
+/// `SinkError::config(..)` for a setting to change, `SinkError::retryable(..)`
+/// for a backend that is down. `Unsupported` (the default) makes doctor say
+/// the plugin cannot be asked.
+pub const PING: &str = "ping";
+
+/// The answer to [`PING`]: `{"reachable":"<detail>"}`.
+pub fn ping_answer(detail: &str) -> String {
+    format!("{{\"reachable\":{}}}", json_string(detail))
+}
+
 /// The answer to a `control` command the plugin does not know.
-pub(crate) fn unsupported(command: &str) -> SinkError {
+pub fn unsupported(command: &str) -> SinkError {
     SinkError::new(
         ErrorKind::Unsupported,
         format!("unknown control command {command:?}"),
@@ -110,6 +126,14 @@ fn json_string(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ping_answer_is_one_json_string() {
+        assert_eq!(
+            ping_answer("up \"v1\""),
+            "{\"reachable\":\"up \\\"v1\\\"\"}"
+        );
+    }
 
     #[test]
     fn check_config_answer_escapes_quotes_and_control_characters() {

@@ -28,6 +28,7 @@ use crate::deliver::{self, Delivery, Syncer, Writers};
 use crate::onefs::{self, Client, TlsConfigs};
 use crate::pool::{Pool, Pools};
 use crate::supervise::{cluster_folder, Target};
+use crate::telemetry;
 
 /// The first wait after a failure; it doubles up to `[global] max_backoff`.
 const FIRST_WAIT: Duration = Duration::from_secs(1);
@@ -101,6 +102,7 @@ pub async fn run(job: Job) {
         match attempt {
             Ok(c) => break c,
             Err(e) => {
+                crate::telemetry::global().connect_failed(&label);
                 let wait = wait_after(&mut backoff, &e);
                 log::error!(
                     "cluster={label} cannot start collecting: {e}; trying again in {} s",
@@ -223,6 +225,7 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
         .collect();
     let mut care = KeyCare::default();
     let mut failures = Failures::default();
+    let mut metrics = telemetry::ClusterMetrics::connected(&name);
     let mut down_until: Option<Instant> = None;
     // Hook (sources/): quotas and other sources share this task's client and
     // back-off; they run between statistics requests when they are due first.
@@ -279,10 +282,21 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
         let tick = timer.due;
         let result = fetch(&mut client, &timer.bucket.what, &opts, &job.pools.decode).await;
         let now = Instant::now();
+        let mut cycle = telemetry::Cycle {
+            duration: now.saturating_duration_since(wake.max(tick)),
+            logins: client.logins(),
+            failed: result.is_err(),
+            ..telemetry::Cycle::default()
+        };
         match result {
-            Ok(decoded) => {
+            Ok((decoded, answer_bytes)) => {
                 backoff.reset();
                 timer.due = schedule::next_due(timer.due, timer.bucket.interval, now);
+                cycle.late = timer.due > tick + timer.bucket.interval;
+                cycle.answer_bytes = answer_bytes as u64;
+                cycle.points = decoded.points.len() as u64;
+                cycle.keys_skipped = decoded.problems.len() as u64;
+                metrics.cycle(cycle);
                 failures.succeeded(&name);
                 if job.check_stat_return {
                     report_missing(&name, &timer.bucket.what, &decoded.keys_seen);
@@ -310,6 +324,7 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
                 }
             }
             Err(e) => {
+                metrics.cycle(cycle);
                 let wait = match &e {
                     CycleError::Onefs(e) => wait_after(&mut backoff, e),
                     _ => backoff.next_wait(),
@@ -399,13 +414,13 @@ async fn fetch(
     what: &Fetch,
     opts: &decode::Options,
     decode_pool: &Pool,
-) -> Result<Decoded, CycleError> {
+) -> Result<(Decoded, usize), CycleError> {
     match what {
         Fetch::Stats(keys) => {
             let answers = client.current(keys).await?;
             let size = answers.iter().map(|a| a.body.len()).sum();
             let opts = opts.clone();
-            decode_on(decode_pool, size, move || {
+            let decoded = decode_on(decode_pool, size, move || {
                 let mut all = Decoded::default();
                 for answer in &answers {
                     let d = decode::current(&answer.body, &opts)
@@ -416,17 +431,20 @@ async fn fetch(
                 }
                 Ok(all)
             })
-            .await
+            .await?;
+            Ok((decoded, size))
         }
         Fetch::Summary(kind) => {
             let kind = *kind;
             let answer = client.summary(kind.path()).await?;
             let opts = opts.clone();
-            decode_on(decode_pool, answer.body.len(), move || {
+            let size = answer.body.len();
+            let decoded = decode_on(decode_pool, size, move || {
                 decode::summary(kind, &answer.body, &opts)
                     .map_err(|e| CycleError::decode(&answer, e))
             })
-            .await
+            .await?;
+            Ok((decoded, size))
         }
     }
 }

@@ -10,7 +10,7 @@
 
 mod backfill;
 pub mod cluster;
-mod connect;
+pub mod connect;
 mod context;
 pub mod decode;
 mod failures;

@@ -3,7 +3,7 @@
 //! Loading is pure: [`Config::parse`] takes the file's text and returns the config
 //! plus the warnings an operator should see, or one [`ConfigError`] that names the
 //! file, line, column and what was expected. Nothing here talks to a cluster or a
-//! plugin; secrets (`$env:NAME`) are only checked to be resolvable.
+//! plugin; secrets (`$env:NAME`, `$file:PATH`) are only checked to be resolvable.
 
 mod keys;
 mod locate;
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use secret::resolve_secret;
+pub use secret::{reference as secret_reference, resolve_secret};
 pub use validate::UpdateInterval;
 
 /// The whole configuration file, after defaults and validation.
@@ -42,6 +42,8 @@ pub struct Config {
     pub quotas: Quotas,
     /// `[partitioned_performance]`: the partitioned-performance source.
     pub partitioned_performance: PartitionedPerformance,
+    /// `[telemetry]`: idic's own metrics and probes; `None`: not served.
+    pub telemetry: Option<Telemetry>,
 }
 
 /// The quota types OneFS knows (`type` of `/platform/8/quota/quotas`).
@@ -123,6 +125,17 @@ impl Default for PartitionedPerformance {
             interval: 30,
         }
     }
+}
+
+/// `[telemetry]`: where idic serves `/metrics`, `/health` and `/ready`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Telemetry {
+    /// `listen`: `HOST:PORT`.
+    pub listen: String,
+    /// `username` for Basic auth on `/metrics`.
+    pub username: Option<String>,
+    /// `password` (may be `$env:NAME` or `$file:PATH`).
+    pub password: Option<String>,
 }
 
 /// One sink instance: a name in `stats_processor`, its plugin and settings.
@@ -408,6 +421,9 @@ impl Config {
                     without_password(t);
                 }
             }
+        }
+        if let Some(toml::Value::Table(t)) = table.get_mut("telemetry") {
+            t.remove("password");
         }
         toml::to_string(&table).unwrap_or_default()
     }

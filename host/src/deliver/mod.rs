@@ -30,7 +30,7 @@ use idic_plugin_api::{SinkBox, SinkError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use queue::{Budget, Delivery};
+pub use queue::{Budget, Counters, Delivery};
 pub use sync::Syncer;
 
 /// Opens (or reopens) a cluster's sink; called on the sink pool.

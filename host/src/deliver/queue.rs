@@ -106,7 +106,7 @@ pub(super) struct Shared {
     wake: Notify,
     /// Cancelled when the producer is gone.
     pub closed: CancellationToken,
-    pub counters: Counters,
+    pub counters: Arc<Counters>,
 }
 
 /// A batch the writer took: report it with [`Shared::done`].
@@ -162,8 +162,16 @@ impl Delivery {
             state: Mutex::new(state),
             wake: Notify::new(),
             closed: CancellationToken::new(),
-            counters: Counters::default(),
+            counters: Arc::default(),
         });
+        let weak = Arc::downgrade(&shared);
+        let probe: std::sync::Weak<dyn crate::telemetry::QueueProbe> = weak;
+        crate::telemetry::global().queues.track(
+            &shared.names.cluster,
+            &shared.names.plugin,
+            Arc::clone(&shared.counters),
+            probe,
+        );
         writer::spawn(Arc::clone(&shared), open, pool.clone(), writers);
         Delivery { shared }
     }
@@ -355,6 +363,13 @@ impl Shared {
         self.lock().entries.len()
     }
 
+    /// Bytes the waiting batches take: in memory, plus the disk buffer's segments.
+    fn bytes(&self) -> u64 {
+        let state = self.lock();
+        let memory: u64 = state.entries.iter().map(|e| e.bytes).sum();
+        memory + state.log.as_ref().map_or(0, Log::bytes)
+    }
+
     /// Evicts the oldest batches while over `queue_size` (memory batches) or
     /// the sink's byte bound; never the newest.
     fn enforce_bounds(&self, state: &mut State) {
@@ -499,5 +514,15 @@ impl Delivery {
     /// The shared state, to read counters after the handle is gone.
     pub(super) fn shared_for_tests(&self) -> Arc<Shared> {
         Arc::clone(&self.shared)
+    }
+}
+
+impl crate::telemetry::QueueProbe for Shared {
+    fn depth(&self) -> u64 {
+        Shared::depth(self) as u64
+    }
+
+    fn bytes(&self) -> u64 {
+        Shared::bytes(self)
     }
 }

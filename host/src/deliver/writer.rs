@@ -167,6 +167,7 @@ impl Writer {
                 Err(join) => SinkError::new(ErrorKind::Panicked, panic_message(join)),
             };
             if error.kind == ErrorKind::Panicked {
+                crate::telemetry::global().panicked("plugin");
                 counters.dropped_refused.fetch_add(1, Ordering::Relaxed);
                 log::error!(
                     "cluster={} plugin={} the sink failed: {error}; the batch ({} points) is dropped and the sink reopened; collection goes on",

@@ -25,6 +25,8 @@ pub struct Client {
     transport: Transport,
     referer: String,
     session: Option<Session>,
+    /// Successful session logins since the client was made (telemetry).
+    logins: u64,
 }
 
 struct Session {
@@ -41,7 +43,13 @@ impl Client {
             target,
             transport,
             session: None,
+            logins: 0,
         }
+    }
+
+    /// Successful session logins so far (none with Basic auth).
+    pub fn logins(&self) -> u64 {
+        self.logins
     }
 
     /// Names the cluster in log lines from now on (its name once known).
@@ -151,6 +159,7 @@ impl Client {
             }
         }
         self.session = Some(session_of(&answer)?);
+        self.logins += 1;
         log::debug!(
             "cluster={} logged in as {:?}",
             self.target.label,

@@ -11,7 +11,9 @@
 //! SIGTERM/SIGINT stop polling, let queued batches drain (bounded) and exit 0.
 //! SIGHUP or a change of the config file (debounced) parses the new file first: on
 //! error the running collection goes on and the log says why; on success
-//! collection restarts with the new config.
+//! collection restarts with the new config. SIGUSR1 reopens the log file
+//! (logrotate). The telemetry listener (`[telemetry] listen`) runs from start to
+//! exit on its own thread; a reload that changes it is applied at the next start.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,6 +46,7 @@ const WATCH_PERIOD: Duration = Duration::from_secs(1);
 enum Event {
     Shutdown(&'static str),
     Reload(&'static str),
+    Reopen,
 }
 
 /// `idic` with no verb: collect until told to stop.
@@ -71,6 +74,8 @@ pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
         .thread_name("idic")
         .build()
         .context("cannot start the async runtime")?;
+    let _listener = start_telemetry(&config)?;
+    crate::telemetry::global().config_loaded();
     runtime.block_on(supervise(cli, config))?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(ExitCode::SUCCESS)
@@ -109,11 +114,38 @@ fn log_settings(cli: &Cli, config: &Config) -> logging::Settings {
     }
 }
 
+/// Starts the telemetry listener if `[telemetry]` asks for one.
+fn start_telemetry(config: &Config) -> anyhow::Result<Option<crate::telemetry::Listener>> {
+    let Some(t) = &config.telemetry else {
+        return Ok(None);
+    };
+    let auth = match (&t.username, &t.password) {
+        (Some(u), Some(p)) => Some((
+            u.clone(),
+            crate::config::resolve_secret(p).map_err(|e| anyhow!("[telemetry] password: {e}"))?,
+        )),
+        _ => None,
+    };
+    Ok(Some(crate::telemetry::serve(&t.listen, auth)?))
+}
+
 /// Loads and starts the sinks of `config`.
 fn start_sinks(cli: &Cli, config: &Config) -> anyhow::Result<Sinks> {
-    let sinks = Sinks::load(cli, config, None)?;
-    sinks.start(config)?;
+    let sinks = Sinks::load(cli, config, None)
+        .and_then(|s| s.start(config).map(|()| s))
+        .inspect_err(|_| crate::telemetry::global().plugin_load_failed())?;
+    plugins_loaded(&sinks);
     Ok(sinks)
+}
+
+/// Tells telemetry which plugins run.
+fn plugins_loaded(sinks: &Sinks) {
+    let names: Vec<(String, String)> = sinks
+        .plugins
+        .iter()
+        .map(|p| (p.info.name.to_string(), p.info.version.to_string()))
+        .collect();
+    crate::telemetry::global().plugins_loaded(&names);
 }
 
 async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
@@ -123,6 +155,7 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut usr1 = signal(SignalKind::user_defined1()).context("cannot watch SIGUSR1")?;
     let mut stamp = file_stamp(&config.path);
     loop {
         let config_arc = Arc::new(config.clone());
@@ -137,12 +170,18 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
                 _ = term.recv() => Event::Shutdown("SIGTERM"),
                 _ = int.recv() => Event::Shutdown("SIGINT"),
                 _ = hup.recv() => Event::Reload("SIGHUP"),
+                _ = usr1.recv() => Event::Reopen,
                 changed = watch_file(&config.path, stamp) => {
                     stamp = changed;
                     Event::Reload("a change of the config file")
                 }
             };
             match event {
+                Event::Reopen => match logging::reopen() {
+                    Ok(true) => log::info!("SIGUSR1: log file reopened"),
+                    Ok(false) => log::info!("SIGUSR1: no log file to reopen (logging to a stream)"),
+                    Err(e) => log::error!("SIGUSR1: {e}; logging goes on to the previous file"),
+                },
                 Event::Shutdown(why) => {
                     log::info!("{why}: stopping; delivering what is queued");
                     break None;
@@ -156,9 +195,12 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
                         log_shard(&new);
                         break Some((why, new));
                     }
-                    Err(e) => log::error!(
-                        "reload after {why} refused: {e}; collection goes on with the running config"
-                    ),
+                    Err(e) => {
+                        crate::telemetry::global().reloaded(false);
+                        log::error!(
+                            "reload after {why} refused: {e}; collection goes on with the running config"
+                        )
+                    }
                 },
             }
         };
@@ -175,12 +217,16 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
         let loaded = match Sinks::load(cli, &new, Some(&sinks)) {
             Ok(l) => l,
             Err(e) => {
+                crate::telemetry::global().plugin_load_failed();
+                crate::telemetry::global().reloaded(false);
                 log::error!("reload refused: {e:#}; collection goes on with the previous config");
                 continue;
             }
         };
         sinks.stop();
         if let Err(e) = loaded.start(&new) {
+            crate::telemetry::global().plugin_load_failed();
+            crate::telemetry::global().reloaded(false);
             log::error!(
                 "reload refused: {e:#} with the new config; collection goes on with the previous config"
             );
@@ -188,6 +234,11 @@ async fn supervise(cli: &Cli, mut config: Config) -> anyhow::Result<()> {
                 log::error!("the previous sinks failed to start again: {e:#}");
             }
             continue;
+        }
+        plugins_loaded(&loaded);
+        crate::telemetry::global().reloaded(true);
+        if new.telemetry != config.telemetry {
+            log::warn!("[telemetry] changed: the telemetry listener keeps its settings until idic restarts");
         }
         sinks = loaded;
         config = new;

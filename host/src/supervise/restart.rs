@@ -34,6 +34,7 @@ where
         match result {
             Ok(()) => return,
             Err(e) if e.is_panic() => {
+                crate::telemetry::global().panicked("task");
                 let wait = backoff.next_wait();
                 log::error!(
                     "{what} failed: {}; this is a bug in idic; restarting it in {} s ({} restarts so far)",

@@ -4,7 +4,7 @@
 //! authors: one `Plugin` (process-wide, created with `Default`), one `Sink` per
 //! cluster, and `export_plugin!`. It needs no configuration.
 
-use idic_plugin_api::{export_plugin, OpenContext, Plugin, Point, Sink, SinkError};
+use idic_plugin_api::{conversation, export_plugin, OpenContext, Plugin, Point, Sink, SinkError};
 
 /// The plugin: nothing process-wide to hold.
 #[derive(Default)]
@@ -27,6 +27,15 @@ impl Plugin for Discard {
     /// `"replay": false` the host would buffer this sink's batches on disk.
     fn capabilities(&self) -> String {
         r#"{"replay": false}"#.to_string()
+    }
+
+    /// `ping` (`idic doctor`): there is no backend to reach. Any other
+    /// command is `Unsupported`, which is what the default `control` says.
+    fn control(&self, command: &str, _payload: &str) -> Result<String, SinkError> {
+        match command {
+            conversation::PING => Ok(conversation::ping_answer("nothing to reach")),
+            other => Err(conversation::unsupported(other)),
+        }
     }
 
     fn open(&self, ctx: &OpenContext) -> Result<DiscardSink, SinkError> {

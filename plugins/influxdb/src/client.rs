@@ -19,6 +19,11 @@ pub fn connect(config: &Config, cluster: &str, host: &HostServices) -> Result<Li
     Ok(sink)
 }
 
+/// `control("ping")` for `idic doctor`: is the server up (no credentials needed).
+pub fn ping(config: &Config) -> Result<String, SinkError> {
+    idic_lineproto::sink::ping_for_doctor(settings(config, None)?)
+}
+
 /// The client settings, with the password resolved.
 fn client_config(config: &Config, host: &HostServices) -> Result<ClientConfig, SinkError> {
     let credentials = if config.authenticated {
@@ -29,6 +34,13 @@ fn client_config(config: &Config, host: &HostServices) -> Result<ClientConfig, S
     } else {
         None
     };
+    settings(config, credentials)
+}
+
+fn settings(
+    config: &Config,
+    credentials: Option<(String, String)>,
+) -> Result<ClientConfig, SinkError> {
     Ok(ClientConfig {
         base_url: config.base_url().map_err(SinkError::config)?,
         destination: Destination::V1 {

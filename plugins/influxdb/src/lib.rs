@@ -61,7 +61,12 @@ impl Plugin for Influxdb {
 
     /// `check-config`: the section's keys, types, limits and server URL, with
     /// unknown keys as warnings; no secret is resolved, nothing is contacted.
+    /// `ping` (`idic doctor`): the server's `/ping`.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        if command == conversation::PING {
+            let (config, _) = Config::parse(payload).map_err(SinkError::config)?;
+            return client::ping(&config);
+        }
         conversation::check_config(command, payload, |section| {
             let (config, warnings) = Config::parse(section).map_err(SinkError::config)?;
             config.base_url().map_err(SinkError::config)?;

@@ -33,14 +33,24 @@ pub fn token(config: &Config, host: &HostServices) -> Result<String, SinkError> 
     Ok(token)
 }
 
+/// `control("ping")` for `idic doctor`: is the server up (`/ping` needs no
+/// token, so none is resolved).
+pub fn ping(config: &Config) -> Result<String, SinkError> {
+    idic_lineproto::sink::ping_for_doctor(settings(config, String::new())?)
+}
+
 /// The client settings, with the token resolved.
 fn client_config(config: &Config, host: &HostServices) -> Result<ClientConfig, SinkError> {
+    settings(config, token(config, host)?)
+}
+
+fn settings(config: &Config, token: String) -> Result<ClientConfig, SinkError> {
     Ok(ClientConfig {
         base_url: config.base_url().map_err(SinkError::config)?,
         destination: Destination::V2 {
             org: config.org.clone(),
             bucket: config.bucket.clone(),
-            token: token(config, host)?,
+            token,
         },
         skip_ssl_verify: config.skip_ssl_verify,
         timeout: Duration::from_secs(config.timeout),

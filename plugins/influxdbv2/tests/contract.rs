@@ -437,3 +437,29 @@ fn a_missing_or_unset_token_is_a_configuration_error() {
     let err = Influxdbv2::default().open(&ctx(&empty)).err().unwrap();
     assert!(err.message.contains("access_token is missing"), "{err}");
 }
+
+#[test]
+fn doctor_ping_reaches_the_server_without_the_token_and_says_when_it_is_down() {
+    let endpoint = Endpoint::start();
+    // The token is not resolved: a $env: name that is unset does not matter.
+    let settings = section(endpoint.port, "").replace("s3cr3t-t0ken", "$env:IDIC_V2_PING_UNSET");
+    let answer = Influxdbv2::default().control("ping", &settings).unwrap();
+    assert!(
+        answer.contains(&format!(
+            "at http://127.0.0.1:{} answered /ping",
+            endpoint.port
+        )),
+        "{answer}"
+    );
+    assert_eq!(endpoint.pings(), 1);
+    let down = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = Influxdbv2::default()
+        .control("ping", &section(down, ""))
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Retryable, "{err}");
+    assert!(err.message.contains("cannot reach InfluxDB"), "{err}");
+}

@@ -38,8 +38,20 @@ impl Plugin for Jsonl {
         "writes every point as one JSON line to a file or standard output";
 
     /// `check-config`: the section's keys and types (an unknown key is an
-    /// error, as at open); the output file is not opened.
+    /// error, as at open); the output file is not opened. `ping` (`idic
+    /// doctor`): whether the output can be opened for writing.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        if command == conversation::PING {
+            let config = Config::parse(payload).map_err(SinkError::config)?;
+            return output::writable(&config.path)
+                .map(|place| conversation::ping_answer(&format!("{place} can be written")))
+                .map_err(|e| {
+                    SinkError::config(format!(
+                        "[jsonl] path {:?} cannot be opened for writing: {e}; create its folder or give idic's user write access",
+                        config.path
+                    ))
+                });
+        }
         conversation::check_config(command, payload, |section| {
             Config::parse(section).map_err(SinkError::config)?;
             Ok(Vec::new())

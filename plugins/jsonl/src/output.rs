@@ -65,6 +65,20 @@ pub fn open(path: &str, append: bool) -> io::Result<Arc<Output>> {
     Ok(output)
 }
 
+/// Whether `path` can be opened for writing (for `idic doctor`), without
+/// leaving a file behind that was not there; returns how to name it.
+pub fn writable(path: &str) -> io::Result<String> {
+    if path == "-" {
+        return Ok("standard output".to_string());
+    }
+    let existed = std::path::Path::new(path).exists();
+    OpenOptions::new().append(true).create(true).open(path)?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(path.to_string())
+}
+
 impl Output {
     /// The path as configured (`-` for standard output).
     pub fn name(&self) -> &str {

@@ -185,3 +185,19 @@ fn log_skipped(cluster: &str, s: &Stats) {
         );
     }
 }
+
+/// The answer to `control("ping")` (`idic doctor`): pings the server of
+/// `config` once (`/ping` needs no credentials) and says what answered, or why
+/// nothing did, as a `SinkError` of the lineproto classification.
+pub fn ping_for_doctor(config: crate::ClientConfig) -> Result<String, SinkError> {
+    let client = crate::Client::new(config);
+    let target = client.destination().label();
+    match client.ping() {
+        Ok(version) => Ok(idic_plugin_api::conversation::ping_answer(&format!(
+            "InfluxDB {} at {} answered /ping; points go to {target}",
+            version.as_deref().unwrap_or("(version not reported)"),
+            client.url()
+        ))),
+        Err(e) => Err(e.to_sink_error()),
+    }
+}

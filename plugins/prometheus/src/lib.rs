@@ -126,7 +126,9 @@ impl Plugin for Prometheus {
 
     /// `check-config`: the section's keys and types, with unknown keys as
     /// warnings; nothing is bound. `snapshot`: the boundaries of a whole
-    /// snapshot (quotas) the host is about to write for a cluster.
+    /// snapshot (quotas) the host is about to write for a cluster. `ping`
+    /// (`idic doctor`): nothing to reach (Prometheus scrapes idic), so the
+    /// settings are checked and the answer says where scrapers should look.
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
         if command == conversation::SNAPSHOT {
             let s = snapshot::Announcement::parse(payload).map_err(SinkError::permanent)?;
@@ -140,6 +142,12 @@ impl Plugin for Prometheus {
                 .snapshots(&s.cluster)
                 .announce(&s.measurement, s.time, s.points);
             return Ok("{}".into());
+        }
+        if command == conversation::PING {
+            Config::parse(payload).map_err(SinkError::config)?;
+            return Ok(conversation::ping_answer(
+                "nothing to reach: Prometheus scrapes each cluster's prometheus_port on this host",
+            ));
         }
         conversation::check_config(command, payload, |section| {
             let (_, warnings) = Config::parse(section).map_err(SinkError::config)?;
@@ -404,6 +412,24 @@ mod tests {
         assert!(
             answer.contains("unknown key \\\"listen\\\" ignored"),
             "{answer}"
+        );
+    }
+
+    #[test]
+    fn ping_says_there_is_nothing_to_reach_and_checks_the_settings() {
+        let answer = Prometheus::default().control("ping", "").unwrap();
+        assert!(
+            answer.starts_with("{\"reachable\":\"nothing to reach"),
+            "{answer}"
+        );
+        let err = Prometheus::default()
+            .control("ping", "authenticated = true\n")
+            .unwrap_err();
+        assert_eq!(
+            err.kind,
+            idic_plugin_api::ErrorKind::Config,
+            "{}",
+            err.message
         );
     }
 

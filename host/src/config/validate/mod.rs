@@ -5,6 +5,7 @@
 mod bounds;
 mod sinks;
 mod sources;
+mod telemetry;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -143,6 +144,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
     let clusters = clusters(&ctx, &table, raw.cluster, &mut warnings)?;
     let quotas = sources::quotas(&ctx, &table)?;
     let partitioned_performance = sources::partitioned_performance(&ctx, &table)?;
+    let telemetry = telemetry::telemetry(&ctx, &table)?;
 
     let config = Config {
         path: path.to_path_buf(),
@@ -155,6 +157,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Warning>), ConfigEr
         sinks,
         quotas,
         partitioned_performance,
+        telemetry,
     };
     Ok((config, warnings))
 }
