@@ -257,3 +257,91 @@ fn doctor_names_each_injected_failure_with_its_fix() {
     );
     assert!(!out.exists(), "the jsonl ping leaves no file behind");
 }
+
+/// The UTC date of midnight `days` days from today, told by date(1) so the
+/// test does not share doctor's calendar arithmetic.
+fn midnight_in(days: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let t = (now.div_euclid(86_400) + days) * 86_400;
+    let o = Command::new("date")
+        .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%d"])
+        .output()
+        .expect("date runs");
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn doctor_fails_an_expired_certificate_and_warns_of_one_expiring_soon() {
+    let dir = Dir::new();
+    let sim = Sim::start(SimConfig {
+        clusters: vec![
+            ClusterSpec::new("Expired").with_cert_expiry_days(-3),
+            ClusterSpec::new("Soon").with_cert_expiry_days(10),
+        ],
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let ca = dir.write("ca.pem", &sim.ca_cert_pem());
+    let ca = ca.to_str().unwrap();
+    let port = |n: &str| sim.cluster(n).unwrap().port();
+    let out = dir.join("points.jsonl");
+    let sections = format!("[jsonl]\npath = {:?}\n\n", out.display().to_string());
+    let plugins = dir.plugin_dir(&[(&util::workspace_plugin("jsonl"), "libjsonl.so")]);
+    let run = |name: &str| {
+        let file = dir.write(
+            &format!("{name}.toml"),
+            &config(
+                &cluster("127.0.0.1", port(name), "s3kret", Some(ca)),
+                "[\"jsonl\"]",
+                &sections,
+                STATS,
+            ),
+        );
+        doctor(&file, &plugins)
+    };
+
+    let (code, report) = run("Expired");
+    assert_eq!(code, 1, "{report}");
+    let expired = section(&report, &format!("cluster 127.0.0.1:{}", port("Expired")));
+    assert!(
+        has(
+            &expired,
+            &format!(
+                "FAIL  TLS: the certificate of 127.0.0.1 expired on {} (UTC)",
+                midnight_in(-3)
+            )
+        ),
+        "{report}"
+    );
+    assert!(
+        has(&expired, "fix: renew the cluster's certificate"),
+        "{report}"
+    );
+    assert!(has(&expired, "skip  login"), "{report}");
+    assert!(report.contains("doctor: 1 problem(s) found"), "{report}");
+
+    let (code, report) = run("Soon");
+    assert_eq!(code, 0, "{report}");
+    let soon = section(&report, &format!("cluster 127.0.0.1:{}", port("Soon")));
+    assert!(
+        soon.iter()
+            .any(|l| l.contains("WARN  TLS: certificate valid for 127.0.0.1")
+                && l.contains(&format!(" days (on {})", midnight_in(10)))),
+        "{report}"
+    );
+    assert!(
+        has(
+            &soon,
+            "fix: renew the cluster's certificate before it expires"
+        ),
+        "{report}"
+    );
+    assert!(has(&soon, "ok    clock skew"), "{report}");
+    assert!(
+        report.contains("doctor: everything checked is usable"),
+        "{report}"
+    );
+}

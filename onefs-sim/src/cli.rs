@@ -59,6 +59,8 @@ Server:
   --http                       plain HTTP instead of HTTPS
   --ca-cert-out PATH           write the CA certificate (PEM) that clients should trust
   --cert-name NAME             extra DNS name or IP for the certificate (repeatable)
+  --cert-expiry-days N         serve a certificate that ends N days after start
+                               (negative: already expired; default: valid for centuries)
   --user NAME:PASS             accepted credentials (repeatable; default statsreader:s3kret)
   --session-timeout SECS       absolute session lifetime (default 14400)
   --session-idle-timeout SECS  session inactivity limit (default 900)
@@ -90,6 +92,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let mut users: Vec<(String, String)> = Vec::new();
     let mut faults = FaultSettings::default();
     let mut ca_cert_out = None;
+    let mut cert_expiry_days = None::<i64>;
     let mut log_level = "info".to_string();
     let mut i = 0;
     while i < args.len() {
@@ -138,6 +141,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--http" => config.https = false,
             "--ca-cert-out" => ca_cert_out = Some(PathBuf::from(value()?)),
             "--cert-name" => config.cert_names.push(value()?),
+            "--cert-expiry-days" => cert_expiry_days = Some(number(&flag, &value()?)?),
             "--user" => {
                 let v = value()?;
                 let (name, pass) = v.split_once(':').ok_or("--user needs NAME:PASS")?;
@@ -202,6 +206,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         spec.key_errors = key_errors.clone();
         spec.degraded_devid = degraded;
         spec.faults = faults.clone();
+        spec.cert_expiry_days = cert_expiry_days;
     }
     config.clusters = specs;
     Ok(Command::Run(Box::new(Options {
@@ -320,6 +325,18 @@ mod tests {
             assert_eq!(s.not_present, ["z"]);
         }
         assert_eq!(o.config.session_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn certificate_expiry_applies_to_every_cluster() {
+        let o = run("--clusters 2 --cert-expiry-days=-3");
+        assert!(o
+            .config
+            .clusters
+            .iter()
+            .all(|s| s.cert_expiry_days == Some(-3)));
+        assert_eq!(run("").config.clusters[0].cert_expiry_days, None);
+        assert!(error("--cert-expiry-days soon").contains("not a valid number"));
     }
 
     #[test]

@@ -119,6 +119,12 @@ pub struct ClusterSpec {
     ///
     /// Default: 24.
     pub quotas: u32,
+    /// Serve a certificate (from the same CA) whose validity ends this many days
+    /// after start, at midnight UTC; negative: it has already expired. Only with
+    /// HTTPS.
+    ///
+    /// Default: none (the certificate every cluster shares, valid for centuries).
+    pub cert_expiry_days: Option<i64>,
 }
 
 impl Default for SimConfig {
@@ -173,6 +179,7 @@ impl ClusterSpec {
             csrf: true,
             faults: FaultSettings::default(),
             quotas: DEFAULT_QUOTAS,
+            cert_expiry_days: None,
         }
     }
 
@@ -225,6 +232,12 @@ impl ClusterSpec {
     /// Sets the number of quotas.
     pub fn with_quotas(mut self, quotas: u32) -> ClusterSpec {
         self.quotas = quotas;
+        self
+    }
+
+    /// Serves a certificate that ends `days` days after start (negative: expired).
+    pub fn with_cert_expiry_days(mut self, days: i64) -> ClusterSpec {
+        self.cert_expiry_days = Some(days);
         self
     }
 

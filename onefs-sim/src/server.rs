@@ -258,7 +258,7 @@ fn serve_connection(sim: &SimShared, cluster: &Arc<ClusterState>, tcp: TcpStream
         conns: &cluster.conns,
         id: cluster.conns.register(&tcp),
     };
-    match &sim.tls {
+    match cluster.tls.as_ref().or(sim.tls.as_ref()) {
         Some(config) => serve_tls(sim, cluster, tcp, config.clone()),
         None => {
             let mut tcp = tcp;

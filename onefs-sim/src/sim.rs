@@ -62,10 +62,15 @@ impl Sim {
                 )
             })?;
             let addr = listener.local_addr()?;
+            let own_tls = match (&certs, spec.cert_expiry_days) {
+                (Some(certs), Some(days)) => Some(certs.ending_in(days)?),
+                _ => None,
+            };
             states.push(Arc::new(ClusterState::new(
                 spec.clone(),
                 addr,
                 config.request_log_capacity,
+                own_tls,
             )));
             listeners.push(listener);
         }

@@ -50,6 +50,9 @@ pub(crate) struct ClusterState {
     /// Seconds added to the wall clock for every answer's `now` (the cluster's own
     /// clock; tests move it forward instead of waiting).
     pub clock_offset: AtomicI64,
+    /// This cluster's own TLS configuration (see `ClusterSpec::cert_expiry_days`);
+    /// none serves `SimShared::tls`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl SimShared {
@@ -78,7 +81,12 @@ impl SimShared {
 }
 
 impl ClusterState {
-    pub(crate) fn new(spec: ClusterSpec, addr: SocketAddr, log_capacity: usize) -> ClusterState {
+    pub(crate) fn new(
+        spec: ClusterSpec,
+        addr: SocketAddr,
+        log_capacity: usize,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> ClusterState {
         let devices = spec.layout();
         let mut key_errors: HashMap<String, u32> = spec.key_errors.iter().cloned().collect();
         for key in &spec.not_present {
@@ -104,6 +112,7 @@ impl ClusterState {
             recorder: Recorder::new(log_capacity),
             conns: ConnRegistry::default(),
             clock_offset: AtomicI64::new(0),
+            tls,
         }
     }
 

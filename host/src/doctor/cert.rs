@@ -1,7 +1,7 @@
 //! The one field of an X.509 certificate doctor reports: when it stops being
 //! valid (`notAfter`), read from the DER by walking the few TLV headers in
-//! front of it. Pure; anything unexpected is `None` (doctor then says nothing
-//! about expiry rather than something wrong).
+//! front of it, and [`date`] to tell it. Pure; anything unexpected is `None`
+//! (doctor then says nothing about expiry rather than something wrong).
 
 /// `notAfter` of a DER certificate, as Unix seconds.
 pub fn not_after(der: &[u8]) -> Option<i64> {
@@ -19,6 +19,21 @@ pub fn not_after(der: &[u8]) -> Option<i64> {
     let (_, _, after_not_before) = tlv(validity)?;
     let (tag, time, _) = tlv(after_not_before)?;
     parse_time(tag, std::str::from_utf8(time).ok()?)
+}
+
+/// The UTC calendar date (`YYYY-MM-DD`) of Unix seconds `t` (Howard
+/// Hinnant's civil-from-days).
+pub fn date(t: i64) -> String {
+    let z = t.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// One DER TLV: (tag, contents, what follows).
@@ -82,6 +97,17 @@ mod tests {
         assert_eq!(parse_time(0x17, "491231235959Z"), Some(2_524_607_999));
         assert_eq!(parse_time(0x18, "20380119031408Z"), Some(2_147_483_648));
         assert_eq!(parse_time(0x18, "2038011903140Z"), None);
+    }
+
+    #[test]
+    fn dates_are_told_in_utc() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(-1), "1969-12-31");
+        assert_eq!(
+            date(days_from_civil(2000, 2, 29) * 86_400 + 86_399),
+            "2000-02-29"
+        );
+        assert_eq!(date(2_147_483_648), "2038-01-19");
     }
 
     #[test]

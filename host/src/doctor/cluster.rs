@@ -183,7 +183,7 @@ fn tls(c: &Cluster, addr: SocketAddr, timeout: Duration) -> Result<((), Step), S
         Some(ca) => format!("trusted through ca_cert {}", ca.display()),
         None => "trusted through the built-in web roots".to_string(),
     };
-    let Some(days) = leaf.as_deref().and_then(cert::not_after).map(days_left) else {
+    let Some(end) = leaf.as_deref().and_then(cert::not_after) else {
         return Ok((
             (),
             Step::ok(
@@ -192,9 +192,11 @@ fn tls(c: &Cluster, addr: SocketAddr, timeout: Duration) -> Result<((), Step), S
             ),
         ));
     };
+    let days = days_left(end);
     let detail = format!(
-        "certificate valid for {}, {trusted}, expires in {days} days",
-        c.hostname
+        "certificate valid for {}, {trusted}, expires in {days} days (on {})",
+        c.hostname,
+        cert::date(end)
     );
     if days < EXPIRY_WARN_DAYS {
         return Ok((
@@ -211,6 +213,9 @@ fn days_left(not_after: i64) -> i64 {
         .map_or(0, |d| d.as_secs() as i64);
     (not_after - now).div_euclid(86_400)
 }
+
+/// What to do about an expired cluster certificate.
+const EXPIRED_FIX: &str = "renew the cluster's certificate (isi certificate server import on the cluster; if it was renewed recently, check this host's clock)";
 
 /// The failed step for a handshake error, told apart by rustls' reason.
 fn tls_failure(c: &Cluster, e: &io::Error) -> Step {
@@ -240,10 +245,19 @@ fn tls_failure(c: &Cluster, e: &io::Error) -> Step {
             format!("the certificate does not name {:?} ({e})", c.hostname),
             "set hostname to a name the certificate carries (e.g. the cluster's SmartConnect name), or reissue the certificate with this name",
         ),
-        Some(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => Step::fail(
+        Some(CertificateError::ExpiredContext { not_after, .. }) => Step::fail(
             WHAT,
-            format!("the certificate has expired ({e})"),
-            "renew the cluster's certificate (or, if it is recent, check this host's clock)",
+            format!(
+                "the certificate of {} expired on {} (UTC)",
+                c.hostname,
+                cert::date(not_after.as_secs() as i64)
+            ),
+            EXPIRED_FIX,
+        ),
+        Some(CertificateError::Expired) => Step::fail(
+            WHAT,
+            format!("the certificate of {} has expired ({e})", c.hostname),
+            EXPIRED_FIX,
         ),
         Some(CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. }) => Step::fail(
             WHAT,
