@@ -1,7 +1,8 @@
 //! The HTTP side: one blocking client per sink that POSTs a compressed
 //! `WriteRequest` with the headers remote-write 1.0 requires and turns the
 //! receiver's answer into `Ok` or a classified `SinkError`. It neither retries
-//! (the host owns retries and back-off) nor encodes.
+//! (the host owns retries and back-off) nor encodes. [`Client::ping`] is
+//! doctor's reachability check: a GET without credentials.
 //!
 //! | answer | kind | why |
 //! |---|---|---|
@@ -104,6 +105,38 @@ impl Client {
             .read_to_string()
             .unwrap_or_default();
         Err(classify(&self.url, status, message.trim()))
+    }
+}
+
+impl Client {
+    /// `idic doctor`'s `ping`: one GET of the URL without credentials (none
+    /// can be resolved there) and without a body. Any answer proves that the
+    /// receiver is reachable over this TCP/TLS path (a remote-write endpoint
+    /// answers GET with 405 or 400, one behind auth with 401), except 404 (no
+    /// such path: the url is wrong) and 5xx (something answers, the receiver
+    /// behind it does not). Whether writes are accepted is not checked.
+    pub fn ping(&self) -> Result<String, SinkError> {
+        let answer = self.agent.get(&self.url).call().map_err(|e| {
+            SinkError::retryable(format!(
+                "cannot reach the remote-write receiver at {}: {e}; check url (host, port, http/https), ca_cert, and that the receiver runs",
+                self.url
+            ))
+        })?;
+        let status = answer.status().as_u16();
+        match status {
+            404 => Err(SinkError::config(format!(
+                "the server at {} answered HTTP 404 (no such path); check url (Prometheus needs --web.enable-remote-write-receiver and the path /api/v1/write)",
+                self.url
+            ))),
+            s if s >= 500 => Err(SinkError::retryable(format!(
+                "the remote-write receiver at {} failed (HTTP {s}); check that the receiver (or what is behind this proxy) runs",
+                self.url
+            ))),
+            s => Ok(format!(
+                "the remote-write receiver at {} answered a GET without credentials with HTTP {s} (credentials and writes are not checked)",
+                self.url
+            )),
+        }
     }
 }
 

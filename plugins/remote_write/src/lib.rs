@@ -94,8 +94,14 @@ impl Plugin for RemoteWrite {
     }
 
     /// `check-config`: the section's keys, types and limits; no secret is
-    /// resolved, nothing is contacted.
+    /// resolved, nothing is contacted. `ping` (`idic doctor`): a GET of `url`
+    /// without credentials (`Client::ping`).
     fn control(&self, command: &str, payload: &str) -> Result<String, SinkError> {
+        if command == conversation::PING {
+            let config = parse(payload)?;
+            let detail = Client::new(&config, "", "")?.ping()?;
+            return Ok(conversation::ping_answer(&detail));
+        }
         conversation::check_config(command, payload, |section| {
             parse(section)?;
             Ok(Vec::new())

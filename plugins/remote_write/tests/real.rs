@@ -2,7 +2,8 @@
 //! VictoriaMetrics, read back through their own APIs with exact values and the
 //! points' own timestamps; a refused sample (permanent), an unreachable
 //! receiver (retryable), HTTP Basic auth with a `$env:` password and HTTPS with
-//! a private CA.
+//! a private CA; doctor's `ping` against a receiver, a wrong path and a closed
+//! port.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -232,6 +233,57 @@ fn an_unreachable_receiver_is_retryable() {
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Retryable, "{e}");
     assert!(e.message.contains("cannot reach"), "{e}");
+}
+
+/// `ping` (`idic doctor`) through `control`, as the host asks it.
+fn ping(section: &str) -> Result<String, idic_plugin_api::SinkError> {
+    RemoteWrite.control(idic_plugin_api::conversation::PING, section)
+}
+
+#[test]
+fn ping_reaches_prometheus_without_resolving_secrets_and_names_a_wrong_path() {
+    if !services::available("prometheus", "ping_reaches_prometheus") {
+        return;
+    }
+    let r = Receiver::start(Kind::Prometheus);
+    // A secret doctor cannot resolve: ping must not need it.
+    let answer = ping(&format!(
+        "url = \"{}\"\nusername = \"idic\"\npassword = \"$env:IDIC_RW_UNSET_PASSWORD\"",
+        r.url()
+    ))
+    .unwrap_or_else(|e| panic!("ping: {e}"));
+    assert!(answer.starts_with("{\"reachable\":"), "{answer}");
+    assert!(answer.contains(&r.url()), "{answer}");
+    assert!(answer.contains("with HTTP 405"), "{answer}");
+    let wrong = r.url().replace("/api/v1/write", "/api/v1/nowhere");
+    let e = ping(&format!("url = \"{wrong}\"")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config, "{e}");
+    assert!(e.message.contains("HTTP 404"), "{e}");
+    assert!(e.message.contains("/api/v1/write"), "{e}");
+}
+
+#[test]
+fn ping_of_a_receiver_behind_basic_auth_says_it_is_reachable() {
+    if !services::available("victoria-metrics", "ping_of_a_receiver_behind_basic_auth") {
+        return;
+    }
+    let r = Receiver::start_with(Kind::Victoria, "", Some(("idic", "s3cret")), None);
+    let answer = ping(&format!(
+        "url = \"{}\"\nusername = \"idic\"\npassword = \"s3cret\"",
+        r.url()
+    ))
+    .unwrap_or_else(|e| panic!("ping: {e}"));
+    assert!(answer.contains("with HTTP 401"), "{answer}");
+    assert!(!answer.contains("s3cret"), "{answer}");
+}
+
+#[test]
+fn ping_of_an_unreachable_port_is_retryable_and_names_the_url() {
+    let url = format!("http://127.0.0.1:{}/api/v1/write", free_port());
+    let e = ping(&format!("url = \"{url}\"\ntimeout = 5")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Retryable, "{e}");
+    assert!(e.message.contains("cannot reach"), "{e}");
+    assert!(e.message.contains(&url), "{e}");
 }
 
 #[test]
