@@ -1,7 +1,7 @@
 //! `idic doctor` against onefs-sim with each failure injected, one cluster per
 //! failure in one config (so one run shows every verdict), and sinks that are
-//! reachable, unreachable and unable to answer; then a healthy config that
-//! exits 0.
+//! reachable, unreachable (influxdb, remote_write) and unable to answer; then a
+//! healthy config that exits 0; then expired and soon-to-expire certificates.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
@@ -89,9 +89,10 @@ fn doctor_names_each_injected_failure_with_its_fix() {
     ]
     .concat();
     let dead_influx = free_port();
+    let dead_rw = free_port();
     let out = dir.join("points.jsonl");
     let sections = format!(
-        "[jsonl]\npath = {:?}\n\n[sink.influx]\nplugin = \"influxdb\"\nhost = \"127.0.0.1\"\nport = \"{dead_influx}\"\ndatabase = \"x\"\n\n[outoftree]\npath = {:?}\n\n",
+        "[jsonl]\npath = {:?}\n\n[sink.influx]\nplugin = \"influxdb\"\nhost = \"127.0.0.1\"\nport = \"{dead_influx}\"\ndatabase = \"x\"\n\n[sink.rw]\nplugin = \"remote_write\"\nurl = \"http://127.0.0.1:{dead_rw}/api/v1/write\"\nusername = \"idic\"\npassword = \"$env:IDIC_DOCTOR_UNSET\"\ntimeout = 3\n\n[outoftree]\npath = {:?}\n\n",
         out.display().to_string(),
         dir.join("oot.txt").display().to_string()
     );
@@ -99,6 +100,10 @@ fn doctor_names_each_injected_failure_with_its_fix() {
         (&util::workspace_plugin("jsonl"), "libjsonl.so"),
         (&util::workspace_plugin("influxdb"), "libinfluxdb.so"),
         (&util::workspace_plugin("discard"), "libdiscard.so"),
+        (
+            &util::workspace_plugin("remote_write"),
+            "libremote_write.so",
+        ),
         (&util::fixture_plugin("outoftree"), "liboutoftree.so"),
     ]);
     let stats = format!("{STATS}, \"no.such.key\"");
@@ -106,7 +111,7 @@ fn doctor_names_each_injected_failure_with_its_fix() {
         "idic.toml",
         &config(
             &clusters,
-            "[\"jsonl\", \"influx\", \"discard\", \"outoftree\"]",
+            "[\"jsonl\", \"influx\", \"rw\", \"discard\", \"outoftree\"]",
             &sections,
             &stats,
         ),
@@ -219,6 +224,15 @@ fn doctor_names_each_injected_failure_with_its_fix() {
     let influx = section(&report, "sink influx (plugin influxdb)");
     assert!(has(&influx, "FAIL  reachable: "), "{report}");
     assert!(has(&influx, &dead_influx.to_string()), "{report}");
+    let rw = section(&report, "sink rw (plugin remote_write)");
+    assert!(
+        has(
+            &rw,
+            "FAIL  reachable: cannot reach the remote-write receiver at http://127.0.0.1:"
+        ),
+        "{report}"
+    );
+    assert!(has(&rw, &dead_rw.to_string()), "{report}");
     assert!(
         has(
             &section(&report, "sink discard"),
@@ -233,7 +247,7 @@ fn doctor_names_each_injected_failure_with_its_fix() {
         ),
         "{report}"
     );
-    assert!(report.contains("doctor: 8 problem(s) found"), "{report}");
+    assert!(report.contains("doctor: 9 problem(s) found"), "{report}");
     assert!(
         !report.contains("s3kret"),
         "no secret in the report\n{report}"
