@@ -165,7 +165,12 @@ fn datasets_and_workloads_are_discovered_and_reach_influxdb_with_exact_values() 
             .iter()
             .map(|c| c.as_str().unwrap())
             .collect();
-        let col = |n: &str| columns.iter().position(|c| *c == n).unwrap();
+        let col = |n: &str| {
+            columns
+                .iter()
+                .position(|c| *c == n)
+                .unwrap_or_else(|| panic!("{exports}: no column {n} in {columns:?}"))
+        };
         let (id, path) = (col("export_id"), col("export_path"));
         for row in s["values"].as_array().unwrap() {
             if let Some(id) = row[id].as_str() {
