@@ -1,7 +1,8 @@
 //! The partitioned-performance source end to end: `onefs-sim`'s datasets and
 //! workload summaries over HTTPS -> the built `idic` with
 //! `[partitioned_performance]` enabled -> a real InfluxDB, compared with the
-//! simulator's own rows (`PerfSet::expected`), goppstats' names.
+//! simulator's own rows (`PerfSet::expected`), goppstats' names, with NFS
+//! export ids turned into `export_path` (`perf::export_path`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -50,6 +51,7 @@ fn stored(
             let text = |k: &str| m.get(k).and_then(Value::as_str);
             let who = text("username")
                 .or(text("path"))
+                .or(text("export_id"))
                 .or(text("workload_type"))
                 .unwrap_or_default()
                 .to_string();
@@ -85,10 +87,13 @@ fn datasets_and_workloads_are_discovered_and_reach_influxdb_with_exact_values() 
     handle
         .perf()
         .add_dataset("paths", &["path", "zone_name"], 1);
+    // Export ids 1 and 2; export 2 cannot be looked up.
+    handle.perf().add_dataset("exports", &["export_id"], 2);
+    handle.perf().remove_export(2);
     let plugins = dir.plugin_dir(&[(&util::workspace_plugin("influxdb"), "libinfluxdb.so")]);
     let section = format!(
         "host = \"127.0.0.1\"\nport = \"{}\"\ndatabase = \"{db}\"\nauthenticated = false\n\n\
-         [partitioned_performance]\nenabled = true\ninterval = 2\n",
+         [partitioned_performance]\nenabled = true\ninterval = 2\nlookup_export_ids = true\n",
         server.port
     );
     let config = dir.write(
@@ -98,21 +103,35 @@ fn datasets_and_workloads_are_discovered_and_reach_influxdb_with_exact_values() 
     let mut idic = Running::start(&dir, &config, &plugins, &[]);
     let users = "cluster.performance.dataset.1";
     let paths = "cluster.performance.dataset.2";
-    idic.wait_until(Duration::from_secs(60), "both datasets in InfluxDB", || {
-        !stored(&server, db, users).is_empty() && !stored(&server, db, paths).is_empty()
-    });
+    let exports = "cluster.performance.dataset.3";
+    idic.wait_until(
+        Duration::from_secs(60),
+        "the three datasets in InfluxDB",
+        || {
+            [users, paths, exports]
+                .iter()
+                .all(|m| !stored(&server, db, m).is_empty())
+        },
+    );
     // Exact values: every stored row is the simulator's row of its time.
-    for (measurement, name, dimension) in [(users, "users", "username"), (paths, "paths", "path")] {
+    for (measurement, name, dimension) in [
+        (users, "users", "username"),
+        (paths, "paths", "path"),
+        (exports, "exports", "export_id"),
+    ] {
         let rows = stored(&server, db, measurement);
         let times: std::collections::BTreeSet<i64> = rows.keys().map(|k| k.0).collect();
         for t in times {
             let want = handle.perf().expected(name, t).unwrap();
             for row in &want {
-                let who = row[dimension]
-                    .as_str()
-                    .or(row["workload_type"].as_str())
-                    .unwrap()
-                    .to_string();
+                let who = match &row[dimension] {
+                    Value::Number(n) => n.to_string(),
+                    other => other
+                        .as_str()
+                        .or(row["workload_type"].as_str())
+                        .unwrap()
+                        .to_string(),
+                };
                 let key = (t, row["node"].to_string(), who.clone());
                 let got = rows
                     .get(&key)
@@ -135,6 +154,43 @@ fn datasets_and_workloads_are_discovered_and_reach_influxdb_with_exact_values() 
         "the added workload (user2)",
         || stored(&server, db, users).keys().any(|k| k.2 == "user2"),
     );
+    // Export ids became goppstats' `export_path` (the id stays); the id whose
+    // lookup fails keeps its id only, and the failure is logged once although
+    // it is tried again at every discovery.
+    let mut seen = BTreeMap::new();
+    for s in server.series(db, &format!("SELECT * FROM \"{exports}\"")) {
+        let columns: Vec<&str> = s["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let col = |n: &str| {
+            columns
+                .iter()
+                .position(|c| *c == n)
+                .unwrap_or_else(|| panic!("{exports}: no column {n} in {columns:?}"))
+        };
+        let (id, path) = (col("export_id"), col("export_path"));
+        for row in s["values"].as_array().unwrap() {
+            if let Some(id) = row[id].as_str() {
+                seen.insert(id.to_string(), row[path].as_str().map(str::to_string));
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        BTreeMap::from([
+            ("1".to_string(), Some(onefs_sim::perf::export_path(1))),
+            ("2".to_string(), None),
+        ])
+    );
+    let log = idic.log_text();
+    let failures = log
+        .lines()
+        .filter(|l| l.contains("cannot look up NFS export 2") && l.contains("trying again in"))
+        .count();
+    assert_eq!(failures, 1, "{log}");
     idic.signal("TERM");
     assert_eq!(idic.wait_exit(Duration::from_secs(20)), 0);
 }
@@ -202,4 +258,11 @@ fn workloads_reach_metrics_under_goppstats_names() {
         body.contains("isilon_ppstat_protocol_username_Additional_ops{cluster=\"p1\",node=\"1\"}"),
         "{body}"
     );
+    // goppstats' HELP texts.
+    for help in [
+        "# HELP isilon_ppstat_protocol_username_ops pp dataset 1, metric ops\n",
+        "# HELP isilon_ppstat_protocol_username_Additional_ops pp dataset 1, overflow bucket Additional, metric ops\n",
+    ] {
+        assert!(body.contains(help), "no {help:?} in\n{body}");
+    }
 }

@@ -81,6 +81,9 @@ pub(crate) fn handle(sim: &SimShared, cluster: &ClusterState, req: &Request, now
         "performance/datasets" | "statistics/summary/workload" if version >= 10 => {
             cluster.perf.answer(resource, req, now)
         }
+        _ if resource.starts_with("protocols/nfs/exports/") => cluster
+            .perf
+            .export(&resource["protocols/nfs/exports/".len()..]),
         "statistics/current" => current(sim, cluster, req, now),
         "statistics/history" => crate::history::answer(sim, cluster, req, now),
         "statistics/keys" => key_list(sim, req),

@@ -16,7 +16,8 @@
 //! - `GET /platform/8/quota/quotas` (paged) and `/platform/1/quota/quotas-summary`
 //!   ([`quotas`]),
 //! - `GET /platform/10/performance/datasets` and
-//!   `/platform/10/statistics/summary/workload?dataset=NAME` ([`perf`]),
+//!   `/platform/10/statistics/summary/workload?dataset=NAME`, and
+//!   `/platform/1/protocols/nfs/exports/EID` (export id to path) ([`perf`]),
 //! - `/sim/...`: a control endpoint (faults, counters, request log, expected values).
 //!
 //! Every number is a pure function of (cluster, key, devid, field, row, time bucket),

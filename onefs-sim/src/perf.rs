@@ -10,6 +10,15 @@
 //! bucket), `node`, `time` (30 s buckets, as OneFS refreshes them) and eleven
 //! numbers. Every number is a pure function of (cluster, dataset, workload,
 //! node, time bucket): [`PerfSet::expected`].
+//!
+//! NFS exports: `GET /platform/1/protocols/nfs/exports/<EID>` (what goppstats
+//! asks to turn a row's `export_id` into `export_path`) answers
+//! `{"exports": [{"id": EID, "paths": [export_path(EID)], ...}]}` for every
+//! positive id (the workloads of a dataset with the `export_id` dimension use
+//! ids 1, 2, ...), or 404 for an id removed by [`PerfSet::remove_export`].
+//! Shape from OneFS 9.11's self-description (`protocols/nfs/exports/<EID>`
+//! `GET_output_schema.json`, as committed in tenortim/goppstats); only a few
+//! of its many settings are served.
 
 use std::sync::Mutex;
 
@@ -42,6 +51,13 @@ pub struct PerfSet {
     cluster: String,
     devices: Vec<u32>,
     datasets: Mutex<Vec<Dataset>>,
+    /// Export ids that answer 404.
+    removed_exports: Mutex<Vec<u32>>,
+}
+
+/// The path of NFS export `id` (its `paths[0]`).
+pub fn export_path(id: u32) -> String {
+    format!("/ifs/exports/e{id}")
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +80,38 @@ impl PerfSet {
                 metrics: vec!["username".into(), "protocol".into()],
                 workloads: 2,
             }]),
+            removed_exports: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Export `id` answers 404 from now on.
+    pub fn remove_export(&self, id: u32) {
+        self.removed_exports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(id);
+    }
+
+    /// The answer to `GET /platform/1/protocols/nfs/exports/<eid>`.
+    pub(crate) fn export(&self, eid: &str) -> Response {
+        let removed = self
+            .removed_exports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match eid.parse::<u32>() {
+            Ok(id) if id > 0 && !removed.contains(&id) => Response::json(
+                200,
+                &json!({"exports": [{
+                    "id": id,
+                    "paths": [export_path(id)],
+                    "zone": "System",
+                    "description": "",
+                    "read_only": false,
+                    "clients": [],
+                    "map_root": {"enabled": true, "user": {"id": "USER:nobody"}},
+                }]}),
+            ),
+            _ => Response::errors(404, "AEC_NOT_FOUND", &format!("Export {eid} not found")),
         }
     }
 
@@ -198,5 +246,19 @@ mod tests {
         set.add_workload("users");
         assert_eq!(set.expected("users", 60).unwrap().len(), 2 * 4);
         assert!(set.expected("nope", 60).is_none());
+    }
+
+    #[test]
+    fn exports_answer_their_path_until_removed() {
+        let set = PerfSet::new("C1", vec![1]);
+        let crate::response::Body::Bytes(bytes) = set.export("3").body else {
+            panic!("not a JSON body")
+        };
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["exports"][0]["paths"][0], export_path(3));
+        assert_eq!(body["exports"][0]["id"], 3);
+        set.remove_export(3);
+        assert_eq!(set.export("3").status, 404);
+        assert_eq!(set.export("x").status, 404);
     }
 }

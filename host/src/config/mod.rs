@@ -116,6 +116,11 @@ pub struct PartitionedPerformance {
     ///
     /// 1 to 86,400. Default 30 (OneFS refreshes workload numbers every 30 s).
     pub interval: u64,
+    /// Turn a row's NFS `export_id` into an `export_path` tag
+    /// (`GET /platform/1/protocols/nfs/exports/<id>`, needs ISI_PRIV_NFS read).
+    ///
+    /// Default false (goppstats' `lookup_export_ids`).
+    pub lookup_export_ids: bool,
 }
 
 impl Default for PartitionedPerformance {
@@ -123,6 +128,7 @@ impl Default for PartitionedPerformance {
         PartitionedPerformance {
             enabled: false,
             interval: 30,
+            lookup_export_ids: false,
         }
     }
 }

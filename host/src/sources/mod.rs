@@ -13,12 +13,14 @@
 //!
 //! `perf.rs` is the partitioned-performance source (datasets discovered
 //! every interval, then each dataset's workloads), `perf_points.rs` its
-//! answers to goppstats' points (pure). `quotas.rs` is the quota source (paging, filters, the `max_quotas` guard,
+//! answers to goppstats' points (pure), `perf_exports.rs` the NFS export id
+//! to `export_path` cache (pure). `quotas.rs` is the quota source (paging, filters, the `max_quotas` guard,
 //! a refused privilege said once), `quota_points.rs` the quota answer to
 //! points (pure), `snapshot.rs` the `snapshot` control message that tells
 //! plugins where a whole quota snapshot begins and ends.
 
 mod perf;
+mod perf_exports;
 mod perf_points;
 mod quota_points;
 mod quotas;

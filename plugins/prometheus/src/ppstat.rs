@@ -9,6 +9,8 @@
 //! `Additional`, `Excluded`, `Overaccounted`, `System`, `Unknown`) gives
 //! `<base>_<Bucket>_<field>` with labels `cluster` and `node` only. Samples
 //! carry the row's time and expire 30 s after they arrived (goppstats').
+//! HELP texts are goppstats' (`makePromMetrics`): `pp dataset <id>, metric
+//! <field>` and `pp dataset <id>, overflow bucket <Bucket>, metric <field>`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -50,6 +52,40 @@ const BUCKETS: [&str; 5] = [
 /// Whether `measurement` is a partitioned-performance dataset.
 pub fn is_ppstat(measurement: &str) -> bool {
     measurement.starts_with(PREFIX)
+}
+
+/// The eleven fields of a workload row (the host's `perf_points::FIELDS`).
+const FIELDS: [&str; 11] = [
+    "bytes_in",
+    "bytes_out",
+    "reads",
+    "writes",
+    "ops",
+    "l2",
+    "l3",
+    "cpu",
+    "latency_read",
+    "latency_write",
+    "latency_other",
+];
+
+/// goppstats' HELP text of family `name` of dataset measurement `measurement`,
+/// or `None` when `measurement` is not a dataset or `name` ends in no field.
+pub fn help(measurement: &str, name: &str) -> Option<String> {
+    let id = measurement.strip_prefix(PREFIX)?;
+    let (rest, field) = FIELDS.iter().find_map(|f| {
+        let rest = name.strip_suffix(f)?.strip_suffix('_')?;
+        Some((rest, *f))
+    })?;
+    Some(
+        match BUCKETS
+            .iter()
+            .find(|b| rest.strip_suffix(**b).is_some_and(|r| r.ends_with('_')))
+        {
+            Some(bucket) => format!("pp dataset {id}, overflow bucket {bucket}, metric {field}"),
+            None => format!("pp dataset {id}, metric {field}"),
+        },
+    )
 }
 
 /// The base metric name of the dataset whose points of `batch` have
@@ -154,6 +190,21 @@ mod tests {
                 .into(),
             fields: vec![Field::new("ops", Value::Float(ops))].into(),
         }
+    }
+
+    #[test]
+    fn families_get_goppstats_help_texts() {
+        let m = "cluster.performance.dataset.4";
+        assert_eq!(
+            help(m, "isilon_ppstat_username_latency_read").as_deref(),
+            Some("pp dataset 4, metric latency_read")
+        );
+        assert_eq!(
+            help(m, "isilon_ppstat_username_Overaccounted_bytes_in").as_deref(),
+            Some("pp dataset 4, overflow bucket Overaccounted, metric bytes_in")
+        );
+        assert_eq!(help("cluster.cpu.idle.avg", "isilon_stat_ops"), None);
+        assert_eq!(help(m, "isilon_ppstat_username_other"), None);
     }
 
     #[test]

@@ -257,7 +257,7 @@ impl Store {
         for (name, key) in &prepared.names {
             if !families.contains_key(name.as_str()) {
                 let family = Family {
-                    help: self.help(key),
+                    help: self.help(key, name),
                     series: Vec::new(),
                 };
                 families.insert(Arc::from(name.as_str()), family);
@@ -474,7 +474,12 @@ impl Store {
         t.saturating_duration_since(self.epoch).as_millis() as u64
     }
 
-    fn help(&self, key: &str) -> Arc<str> {
+    /// The HELP text of family `name` (statistics key `key`): goppstats'
+    /// texts for a partitioned-performance family, else the key's description.
+    fn help(&self, key: &str, name: &str) -> Arc<str> {
+        if let Some(help) = ppstat::help(key, name) {
+            return help.into();
+        }
         match self.keys.get(key) {
             Some(meta) => Arc::clone(&meta.help),
             None => format!("OneFS statistic {key}").into(),

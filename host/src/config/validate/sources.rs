@@ -16,7 +16,7 @@ const QUOTA_KEYS: &[&str] = &[
     "max_quotas",
     "resolve_names",
 ];
-const PP_KEYS: &[&str] = &["enabled", "interval"];
+const PP_KEYS: &[&str] = &["enabled", "interval", "lookup_export_ids"];
 
 /// `[quotas]`, or its defaults (disabled) when absent.
 pub fn quotas(ctx: &Ctx<'_>, table: &toml::Table) -> Result<Quotas, ConfigError> {
@@ -83,6 +83,8 @@ pub fn partitioned_performance(
     };
     p.enabled = boolean(ctx, t, name, "enabled")?.unwrap_or(p.enabled);
     p.interval = number(ctx, t, name, "interval", 1, 86_400)?.unwrap_or(p.interval);
+    p.lookup_export_ids =
+        boolean(ctx, t, name, "lookup_export_ids")?.unwrap_or(p.lookup_export_ids);
     Ok(p)
 }
 

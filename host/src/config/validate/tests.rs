@@ -564,6 +564,7 @@ fn partitioned_performance_is_off_unless_enabled_globally_or_per_cluster() {
     assert!(warnings.is_empty(), "{warnings:?}");
     assert!(c.partitioned_performance_enabled(&c.clusters[0]));
     assert_eq!(c.partitioned_performance.interval, 60);
+    assert!(!c.partitioned_performance.lookup_export_ids);
     let e = err(&format!(
         "{MINIMAL}\n[partitioned_performance]\ninterval = 0\n"
     ));
