@@ -14,19 +14,8 @@ use crate::influxd::Influxd;
 use crate::sim;
 use crate::util::{self, Dir, Running};
 
-const FIELDS: [&str; 11] = [
-    "bytes_in",
-    "bytes_out",
-    "reads",
-    "writes",
-    "ops",
-    "l2",
-    "l3",
-    "cpu",
-    "latency_read",
-    "latency_write",
-    "latency_other",
-];
+/// The eleven numbers of a workload row, as the simulator serves them.
+const FIELDS: [&str; 11] = onefs_sim::perf::PERF_FIELDS;
 
 /// Stored rows of `measurement` as (time, node, username or workload_type) -> fields.
 fn stored(

@@ -305,14 +305,15 @@ pub(crate) fn node_selection(cluster: &ClusterState, req: &Request) -> Result<Ve
     Ok(chosen)
 }
 
-fn entry(
+/// What every statistics entry starts with, current or history: the
+/// device, its error (`null`s when none), the key and the node's LNN when the
+/// entry is a node's.
+pub(crate) fn keyed(
     devid: u32,
     node: Option<u32>,
     key: &str,
-    time: i64,
-    value: Value,
     code: Option<u32>,
-) -> Value {
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("devid".into(), devid.into());
     m.insert(
@@ -324,6 +325,18 @@ fn entry(
     if let Some(lnn) = node {
         m.insert("node".into(), lnn.into());
     }
+    m
+}
+
+fn entry(
+    devid: u32,
+    node: Option<u32>,
+    key: &str,
+    time: i64,
+    value: Value,
+    code: Option<u32>,
+) -> Value {
+    let mut m = keyed(devid, node, key, code);
     m.insert("time".into(), time.into());
     m.insert("value".into(), value);
     Value::Object(m)

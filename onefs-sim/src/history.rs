@@ -22,9 +22,9 @@
 //! - A key without policies answers `error_code` 7 ("No history available") with
 //!   `values: null`; so do per-key faults (their own code) and unknown keys (code 1).
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::api::{error_string, node_selection};
+use crate::api::{keyed, node_selection};
 use crate::catalog::{KeyInfo, Policy, Scope};
 use crate::http::Request;
 use crate::response::Response;
@@ -200,17 +200,7 @@ fn series(
     values: Option<Vec<Value>>,
     code: Option<u32>,
 ) -> Value {
-    let mut m = Map::new();
-    m.insert("devid".into(), devid.into());
-    m.insert(
-        "error".into(),
-        code.map_or(Value::Null, |c| error_string(c).into()),
-    );
-    m.insert("error_code".into(), code.map_or(Value::Null, Value::from));
-    m.insert("key".into(), key.into());
-    if let Some(lnn) = node {
-        m.insert("node".into(), lnn.into());
-    }
+    let mut m = keyed(devid, node, key, code);
     m.insert("resolution".into(), resolution.into());
     m.insert("values".into(), values.map_or(Value::Null, Value::Array));
     Value::Object(m)
