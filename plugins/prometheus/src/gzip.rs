@@ -15,12 +15,6 @@ use flate2::Compression;
 /// The compression level bodies are gzipped at.
 pub const LEVEL: Compression = Compression::fast();
 
-/// An encoder writing one gzip member into a buffer of `capacity` bytes, for
-/// a body compressed as it is rendered.
-pub fn encoder(capacity: usize) -> GzEncoder<Vec<u8>> {
-    GzEncoder::new(Vec::with_capacity(capacity), LEVEL)
-}
-
 /// `body` as a gzip member. (Writing into memory does not fail; the error is
 /// the encoder's signature.)
 pub fn compress(body: &[u8]) -> io::Result<Vec<u8>> {
