@@ -75,7 +75,13 @@ mod tests {
 
     #[test]
     fn a_buffer_of_another_size_is_not_kept() {
-        let piece = bytes(vec![1, 2, 3]);
+        let small = vec![1, 2, 3];
+        let address = small.as_ptr();
+        let piece = bytes(small);
         assert_eq!(&piece[..], &[1, 2, 3]);
+        drop(piece);
+        let taken: Vec<Vec<u8>> = (0..KEPT).map(|_| buffer()).collect();
+        assert!(taken.iter().all(|b| b.as_ptr() != address));
+        assert!(taken.iter().all(|b| b.capacity() == CAPACITY));
     }
 }
