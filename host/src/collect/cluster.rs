@@ -167,8 +167,9 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
         buckets.len()
     );
     let mut deliveries = Vec::with_capacity(job.targets.len());
+    let mut contexts = Vec::with_capacity(job.targets.len());
     for target in job.targets.iter() {
-        let ctx = open_context(
+        let ctx = Arc::new(open_context(
             &job.config,
             job.index,
             (&target.plugin.info.name, &target.settings),
@@ -176,7 +177,8 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
             &identity,
             &metas,
             &buckets,
-        );
+        ));
+        contexts.push(Arc::clone(&ctx));
         let plugin = target.plugin.clone();
         let delivery = Delivery::start(
             deliver::Names {
@@ -204,9 +206,10 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
         deliveries.push(delivery);
     }
     // Backfill (issue 12): its own sinks and state; None when off.
-    let mut backfill = Backfill::start(job, label, &name, &identity, &metas, &buckets).await;
+    let mut backfill = Backfill::start(job, label, &name, &identity, &metas, &contexts).await;
     // The metadata is in the contexts now; a thousand clusters' copies add up.
     drop(metas);
+    drop(contexts);
     let opts = decode::Options {
         cluster: name.clone(),
         include_degraded: g.include_degraded,
