@@ -24,10 +24,12 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ureq::tls::TlsConfig;
+use ureq::unversioned::transport::DefaultConnector;
 use ureq::Agent;
 
 use crate::error::{parse_rejection, server_message, Error, ErrorKind};
 use crate::gzip;
+use crate::resolve::CachingResolver;
 
 /// A compressed-body buffer larger than this is freed after use.
 const KEEP_COMPRESSED: usize = 64 * 1024;
@@ -126,7 +128,7 @@ fn shared_agent(config: &ClientConfig) -> Agent {
             let tls = TlsConfig::builder()
                 .disable_verification(config.skip_ssl_verify)
                 .build();
-            Agent::config_builder()
+            let config = Agent::config_builder()
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .timeout_global(Some(config.timeout))
@@ -138,8 +140,12 @@ fn shared_agent(config: &ClientConfig) -> Agent {
                 .max_idle_connections_per_host(IDLE_PER_HOST)
                 .max_idle_connections(4 * IDLE_PER_HOST)
                 .max_idle_age(IDLE_AGE)
-                .build()
-                .into()
+                .build();
+            Agent::with_parts(
+                config,
+                DefaultConnector::default(),
+                CachingResolver::default(),
+            )
         })
         .clone()
 }

@@ -40,6 +40,7 @@ pub mod encode;
 pub mod error;
 pub mod escape;
 mod gzip;
+mod resolve;
 pub mod settings;
 pub mod sink;
 
