@@ -14,6 +14,8 @@
 #   make test-packaging   the slow packaging tests, as root: the .deb installed with
 #                         dpkg and run as packaged, the container image built and run
 #                         with podman (packaging/README.md)
+#   make test-publish     `cargo publish --dry-run` of idic-plugin-api against
+#                         crates.io (needs the registry; publishes nothing)
 #   make clean
 
 CARGO   ?= cargo
@@ -21,7 +23,7 @@ PREFIX  ?= /usr/local
 PLUGINS := discard jsonl influxdb influxdbv2 prometheus remote_write
 DIST    := dist
 
-.PHONY: all build dist test fuzz fuzz-smoke run bench install clean deb test-packaging
+.PHONY: all build dist test fuzz fuzz-smoke run bench install clean deb test-packaging test-publish
 
 all: dist
 
@@ -104,6 +106,11 @@ test-packaging: dist
 	sh scripts/packaging-deps.sh
 	sh packaging/test-deb.sh
 	sh packaging/test-container.sh
+
+# Not part of `test`: needs network to crates.io (it resolves abi_stable and log
+# there, packages the crate and builds the package alone). Publishes nothing.
+test-publish:
+	$(CARGO) publish --dry-run --locked --allow-dirty -p idic-plugin-api
 
 clean:
 	$(CARGO) clean

@@ -1,8 +1,11 @@
 //! `idic plugin check PATH [--config FILE]`: the conformance check of one plugin
 //! library, for its author. It loads the file as idic does, checks what the
-//! plugin says about itself (name, capabilities, `check-config`), then drives it
-//! through start, open, two writes of sample points of every shape
-//! (`idic_plugin_api::testing`), flush, close and stop. Every call runs on its own
+//! plugin says about itself (name, capabilities, `check-config` of its section
+//! and the refusal of a broken one), then drives it through start, open, two
+//! writes of sample points of every shape (`idic_plugin_api::testing`), a
+//! throughput run (points per second, at most 1 s or 200 batches), flush,
+//! close and stop, and then once more after the stop, as a reload (SIGHUP)
+//! does: start, open, write, flush, close, stop. Every call runs on its own
 //! thread and is bounded by [`CALL_LIMIT`]: a plugin that hangs fails the check
 //! instead of hanging it. The first failure ends the check with exit 1.
 
@@ -13,10 +16,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::RSlice;
-use idic_plugin_api::{conversation, testing, ErrorKind, SinkError};
+use idic_plugin_api::{conversation, testing, ErrorKind, Point, SinkBox as Sink, SinkError};
 
 use crate::cli::Cli;
-use crate::config::Config;
+use crate::config::{Config, HOST_SECTIONS};
 use crate::loader;
 use crate::supervise::{check_config_warnings, Capabilities, CAPABILITY_KEYS};
 
@@ -52,6 +55,9 @@ pub fn check(cli: &Cli, path: &Path) -> anyhow::Result<ExitCode> {
 struct Report {
     text: String,
     warnings: usize,
+    /// The plugin's log lines recorded during the throughput run (indices of
+    /// `testing::logged()`), left out of the report.
+    quiet: std::ops::Range<usize>,
 }
 
 impl Report {
@@ -113,19 +119,28 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
                 }
             }
             report.ok(format!(
-                "capabilities {caps}: replay {}, max_instances {}, backfill {}",
+                "capabilities {caps}: replay {}, max_instances {}, backfill {}, config_sections {:?}",
                 parsed.replay,
                 parsed
                     .max_instances
                     .map_or("unlimited".to_string(), |m| m.to_string()),
-                parsed.backfill
+                parsed.backfill,
+                parsed.config_sections
             ));
+            for section in &parsed.config_sections {
+                if HOST_SECTIONS.contains(&section.as_str()) || *section == name {
+                    report.warn(format!(
+                        "capabilities: config_sections names [{section}], which idic never hands a plugin this way (its own section comes anyway; idic's sections are private)"
+                    ));
+                }
+            }
         }
         _ => return report.fail(format!("capabilities: not a JSON object: {caps:?}")),
     }
 
     let p = plugin.clone();
     let s = section.clone();
+    let mut answers_check_config = true;
     match call("control(check-config)", report, move || {
         p.control(conversation::CHECK_CONFIG, &s)
     }) {
@@ -143,9 +158,12 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
                 ))
             }
         },
-        Some(Err(e)) if e.kind == ErrorKind::Unsupported => report.warn(
-            "check-config is not answered: idic check-config cannot check this plugin's section",
-        ),
+        Some(Err(e)) if e.kind == ErrorKind::Unsupported => {
+            answers_check_config = false;
+            report.warn(
+                "check-config is not answered: idic check-config cannot check this plugin's section",
+            )
+        }
         Some(Err(e)) => {
             return report.fail(format!(
                 "check-config refuses the section{}: {e}",
@@ -158,64 +176,210 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
         }
     }
 
-    let p = plugin.clone();
-    let start = testing::start_context(&name, &section);
-    let started = call("start", report, move || p.start(&start));
-    if !step(report, "start", started) {
+    if answers_check_config && !broken_section(&plugin, report) {
         return false;
     }
-    let p = plugin.clone();
-    let open = testing::open_context(&name, "conformance", &section);
-    let sink = match call("open", report, move || p.open(&open)) {
+
+    // The first run: two writes, the throughput, flush and close, stop.
+    let mut sink = match begin(&plugin, &name, &section, cli.config_given, report, "") {
+        Some(sink) => sink,
         None => return abort(&plugin, report),
-        Some(Ok(sink)) => {
-            report.ok("open (cluster \"conformance\")");
-            sink
-        }
-        Some(Err(e)) => {
-            report.fail(format!(
-                "open: {e}{}",
-                if cli.config_given {
-                    ""
-                } else {
-                    " (the section was empty; give --config FILE)"
-                }
-            ));
-            return abort(&plugin, report);
-        }
     };
-    let mut sink = Some(sink);
     let points = testing::sample_points(0).len();
     let steps: [(&str, i64); 2] = [("write 1", 1_700_000_000), ("write 2", 1_700_000_005)];
     for (what, time) in steps {
-        let mut s = sink.take().expect("sink is back after each call");
-        let result = call(what, report, move || {
-            let batch = testing::sample_points(time);
-            let r = s.write(RSlice::from_slice(&batch)).into_result();
-            (s, r)
-        });
-        let Some((s, r)) = result else { return false };
-        sink = Some(s);
-        if !step(report, &format!("{what} ({points} sample points)"), Some(r)) {
-            return abort(&plugin, report);
+        let label = format!("{what} ({points} sample points)");
+        match write(sink, report, &label, testing::sample_points(time)) {
+            Some(s) => sink = s,
+            None => return abort(&plugin, report),
         }
     }
-    let mut s = sink.take().expect("sink");
-    let Some(r) = call("flush and close", report, move || {
-        let r = s
-            .flush()
-            .into_result()
-            .and_then(|()| s.close().into_result());
-        drop(s);
-        r
-    }) else {
-        return false;
+    let Some(sink) = throughput(sink, report) else {
+        return abort(&plugin, report);
     };
-    if !step(report, "flush, close", Some(r)) {
+    if !end(sink, report, "flush, close") {
+        return abort(&plugin, report);
+    }
+    if !stop_only(&plugin, report) {
+        return false;
+    }
+
+    // A reload (SIGHUP): the same library started again after its stop.
+    let mut sink = match begin(
+        &plugin,
+        &name,
+        &section,
+        cli.config_given,
+        report,
+        "reload: ",
+    ) {
+        Some(sink) => sink,
+        None => return abort(&plugin, report),
+    };
+    let label = format!("reload: write ({points} sample points)");
+    match write(sink, report, &label, testing::sample_points(1_700_000_300)) {
+        Some(s) => sink = s,
+        None => return abort(&plugin, report),
+    }
+    if !end(sink, report, "reload: flush, close") {
         return abort(&plugin, report);
     }
     stop(&plugin, report)
 }
+
+/// Starts the plugin and opens a sink for cluster `conformance`; `None`
+/// (reported) when either fails. `prefix` names the run in the report.
+fn begin(
+    plugin: &loader::Plugin,
+    name: &str,
+    section: &str,
+    config_given: bool,
+    report: &mut Report,
+    prefix: &str,
+) -> Option<Sink> {
+    let hint = if config_given {
+        ""
+    } else {
+        " (the section was empty; give --config FILE)"
+    };
+    let p = plugin.clone();
+    let start = testing::start_context(name, section);
+    let started = call(&format!("{prefix}start"), report, move || p.start(&start));
+    match started {
+        None => return None,
+        Some(Ok(())) => report.ok(format!("{prefix}start")),
+        Some(Err(e)) => {
+            report.fail(format!("{prefix}start: {:?}: {}{hint}", e.kind, e.message));
+            return None;
+        }
+    }
+    let p = plugin.clone();
+    let open = testing::open_context(name, "conformance", section);
+    match call(&format!("{prefix}open"), report, move || p.open(&open))? {
+        Ok(sink) => {
+            report.ok(format!("{prefix}open (cluster \"conformance\")"));
+            Some(sink)
+        }
+        Err(e) => {
+            report.fail(format!("{prefix}open: {e}{hint}"));
+            None
+        }
+    }
+}
+
+/// Writes `batch` to `sink`; the sink back, or `None` (reported) on failure.
+fn write(mut sink: Sink, report: &mut Report, label: &str, batch: Vec<Point>) -> Option<Sink> {
+    let (sink, r) = call(label, report, move || {
+        let r = sink.write(RSlice::from_slice(&batch)).into_result();
+        (sink, r)
+    })?;
+    step(report, label, Some(r)).then_some(sink)
+}
+
+/// How long the throughput step writes, at most.
+const THROUGHPUT_TIME: Duration = Duration::from_secs(1);
+/// How many batches the throughput step writes, at most.
+const THROUGHPUT_BATCHES: usize = 200;
+
+/// Writes batches of sample points for [`THROUGHPUT_TIME`] or
+/// [`THROUGHPUT_BATCHES`] batches, whichever comes first, and reports points per
+/// second (a figure for the author, not a verdict).
+fn throughput(mut sink: Sink, report: &mut Report) -> Option<Sink> {
+    let batches: Vec<Vec<Point>> = (0..THROUGHPUT_BATCHES)
+        .map(|i| testing::sample_points(1_700_000_010 + 5 * i as i64))
+        .collect();
+    let before = testing::logged().len();
+    let result = call("throughput", report, move || {
+        let began = Instant::now();
+        let mut written = (0, 0);
+        for batch in &batches {
+            if let Err(e) = sink.write(RSlice::from_slice(batch)).into_result() {
+                return (sink, written, began.elapsed(), Err(e));
+            }
+            written = (written.0 + 1, written.1 + batch.len());
+            if began.elapsed() >= THROUGHPUT_TIME {
+                break;
+            }
+        }
+        (sink, written, began.elapsed(), Ok(()))
+    });
+    report.quiet = before..testing::logged().len();
+    let (sink, (batches, points), took, r) = result?;
+    match r {
+        Ok(()) => {
+            let seconds = took.as_secs_f64().max(1e-6);
+            report.ok(format!(
+                "throughput: {:.0} points/s ({batches} batches, {points} points in {:.3} s)",
+                points as f64 / seconds,
+                took.as_secs_f64()
+            ));
+            Some(sink)
+        }
+        Err(e) => {
+            report.fail(format!(
+                "throughput: batch {} failed: {:?}: {}",
+                batches + 1,
+                e.kind,
+                e.message
+            ));
+            None
+        }
+    }
+}
+
+/// Flushes and closes `sink`, as idic does before a stop or a reload.
+fn end(mut sink: Sink, report: &mut Report, label: &str) -> bool {
+    let Some(r) = call(label, report, move || {
+        let r = sink
+            .flush()
+            .into_result()
+            .and_then(|()| sink.close().into_result());
+        drop(sink);
+        r
+    }) else {
+        return false;
+    };
+    step(report, label, Some(r))
+}
+
+/// Asks `check-config` about a section that is not TOML: a plugin that answers
+/// `check-config` should refuse it with a `Config` error. Accepting it is a
+/// warning; a panic fails the check.
+fn broken_section(plugin: &loader::Plugin, report: &mut Report) -> bool {
+    let p = plugin.clone();
+    let answer = call(
+        "control(check-config) of a broken section",
+        report,
+        move || p.control(conversation::CHECK_CONFIG, BROKEN_SECTION),
+    );
+    match answer {
+        None => false,
+        Some(Ok(answer)) => {
+            report.warn(format!(
+                "check-config accepts a broken section (not TOML: {BROKEN_SECTION:?}) and answers {answer}: refuse what you cannot read with SinkError::config(msg)"
+            ));
+            true
+        }
+        Some(Err(e)) if e.kind == ErrorKind::Panicked => report.fail(format!(
+            "check-config panics on a broken section (not TOML: {BROKEN_SECTION:?}): {}; return SinkError::config(msg) instead",
+            e.message
+        )),
+        Some(Err(e)) if e.kind == ErrorKind::Config => {
+            report.ok(format!("check-config refuses a broken section: {}", e.message));
+            true
+        }
+        Some(Err(e)) => {
+            report.warn(format!(
+                "check-config refuses a broken section as {:?}, not Config: {}; a section an operator must fix is SinkError::config(msg)",
+                e.kind, e.message
+            ));
+            true
+        }
+    }
+}
+
+/// A section no TOML reader accepts, for the refusal step.
+const BROKEN_SECTION: &str = "this is = = not [toml\n";
 
 /// Stops the plugin after a failed step; always false.
 fn abort(plugin: &loader::Plugin, report: &mut Report) -> bool {
@@ -223,14 +387,31 @@ fn abort(plugin: &loader::Plugin, report: &mut Report) -> bool {
     false
 }
 
+/// Stops the plugin, then adds its log lines to the report.
 fn stop(plugin: &loader::Plugin, report: &mut Report) -> bool {
+    let ok = stop_only(plugin, report);
+    let quiet = report.quiet.clone();
+    for (i, line) in testing::logged().iter().enumerate() {
+        if i == quiet.start && !quiet.is_empty() {
+            let _ = writeln!(
+                report.text,
+                "  log   ({} line(s) logged during the throughput run left out)",
+                quiet.len()
+            );
+        }
+        if !quiet.contains(&i) {
+            let _ = writeln!(report.text, "  log   {line}");
+        }
+    }
+    ok
+}
+
+/// Runs the plugin's stop hook (bounded, reported).
+fn stop_only(plugin: &loader::Plugin, report: &mut Report) -> bool {
     let p = plugin.clone();
     let ok = call("stop", report, move || p.stop()).is_some();
     if ok {
         report.ok("stop");
-    }
-    for line in testing::logged() {
-        let _ = writeln!(report.text, "  log   {line}");
     }
     ok
 }

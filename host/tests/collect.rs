@@ -688,14 +688,26 @@ fn out_of_tree_plugin_receives_points_through_the_real_loading_path() {
 fn no_cluster_password_reaches_a_plugin() {
     let dir = Dir::new();
     let c = sim::clusters(&dir, vec![ClusterSpec::new("Lp1"), ClusterSpec::new("Lp2")]);
-    let plugins = dir.plugin_dir(&[(&util::fixture_plugin("outoftree"), "liboutoftree.so")]);
+    let plugins = dir.plugin_dir(&[
+        (&util::fixture_plugin("outoftree"), "liboutoftree.so"),
+        (&util::workspace_plugin("discard"), "libdiscard.so"),
+    ]);
     let out = dir.join("outoftree.txt");
-    let section = format!(
-        "path = {:?}\ndump = true\nprobe = \"IDIC_TEST_CLUSTER_PW,IDIC_TEST_SINK_PW\"\ntoken = \"$env:IDIC_TEST_SINK_PW\"",
+    // Beside its own section: another sink's secret, an unused plugin's token,
+    // the section it declares in config_sections and one it has no business with.
+    let sections = format!(
+        "[outoftree]\npath = {:?}\ndump = true\nprobe = \"IDIC_TEST_CLUSTER_PW,IDIC_TEST_OTHER_PW,IDIC_TEST_SINK_PW\"\ntoken = \"$env:IDIC_TEST_SINK_PW\"\n\n[sink.other]\nplugin = \"discard\"\npassword = \"$env:IDIC_TEST_OTHER_PW\"\nkey = \"other-sink-literal\"\n\n[influxdb]\ntoken = \"unused-influx-literal\"\n\n[outoftree_extra]\nnote = \"declared-extra\"\n\n[unrelated]\nnote = \"undeclared-extra\"\n",
         out.display().to_string()
     );
     // One cluster's password is literal, the other's comes from the environment.
-    let config = sim::config("outoftree", &section, &c, &["cluster.cpu.idle.avg"], "").replacen(
+    let config = sim::sinks_config(
+        "[\"outoftree\", \"other\"]",
+        "",
+        &sections,
+        &c,
+        &["cluster.cpu.idle.avg"],
+    )
+    .replacen(
         "password = \"s3kret\"",
         "password = \"$env:IDIC_TEST_CLUSTER_PW\"",
         1,
@@ -704,6 +716,7 @@ fn no_cluster_password_reaches_a_plugin() {
     let env = [
         ("IDIC_TEST_CLUSTER_PW", "s3kret"),
         ("IDIC_TEST_SINK_PW", "sink-secret"),
+        ("IDIC_TEST_OTHER_PW", "other-secret"),
     ];
     let mut idic = Running::start_env(&dir, &config, &plugins, &[], &env);
     idic.wait_until(Duration::from_secs(30), "both clusters opened", || {
@@ -713,13 +726,30 @@ fn no_cluster_password_reaches_a_plugin() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("dump start cluster:"), "{text}");
     assert!(text.contains("dump open cluster config:"), "{text}");
+    for leak in [
+        "s3kret",
+        "password",
+        "username",
+        "other-sink-literal",
+        "$env:IDIC_TEST_OTHER_PW\"",
+        "unused-influx-literal",
+        "undeclared-extra",
+        "[sink.other]",
+    ] {
+        assert!(!text.contains(leak), "{leak:?} reached the plugin:\n{text}");
+    }
+    assert!(text.contains("[outoftree_extra]"), "{text}");
+    assert!(text.contains("declared-extra"), "{text}");
     assert!(
-        !text.contains("s3kret"),
-        "a password reached the plugin:\n{text}"
+        text.contains("prometheus_port") || text.contains("hostname"),
+        "{text}"
     );
-    assert!(!text.contains("password"), "{text}");
     assert!(
         text.contains("dump secret IDIC_TEST_CLUSTER_PW: Err(\"\\\"$env:IDIC_TEST_CLUSTER_PW\\\" is not in this plugin's settings"),
+        "{text}"
+    );
+    assert!(
+        text.contains("dump secret IDIC_TEST_OTHER_PW: Err("),
         "{text}"
     );
     assert!(

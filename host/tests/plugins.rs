@@ -249,7 +249,51 @@ fn plugin_check_passes_a_conforming_plugin() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("ok    write 2 (5 sample points)"), "{text}");
+    // No figure is asserted: the throughput is for the author to read.
+    assert!(text.contains("ok    throughput: "), "{text}");
+    assert!(text.contains(" points/s ("), "{text}");
+    let reload = [
+        "ok    reload: start",
+        "ok    reload: open (cluster \"conformance\")",
+        "ok    reload: write (5 sample points)",
+        "ok    reload: flush, close",
+    ];
+    let mut rest = &text[text.find("ok    flush, close").expect("first run ends")..];
+    for line in reload {
+        let at = rest
+            .find(line)
+            .unwrap_or_else(|| panic!("{line:?} in order: {text}"));
+        rest = &rest[at..];
+    }
+    assert_eq!(text.matches("ok    stop").count(), 2, "{text}");
     assert!(text.contains("libdiscard.so: conforms"), "{text}");
+
+    // A plugin that answers check-config is asked about a broken section too.
+    let dir = Dir::new();
+    let config = config_for(&dir, "jsonl");
+    let text = std::fs::read_to_string(&config).unwrap()
+        + &format!(
+            "\n[jsonl]\npath = {:?}\n",
+            dir.join("out.jsonl").display().to_string()
+        );
+    std::fs::write(&config, text).unwrap();
+    let out = util::idic(&[
+        "plugin",
+        "check",
+        util::workspace_plugin("jsonl").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("ok    check-config refuses a broken section: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok    reload: write (5 sample points)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -262,19 +306,40 @@ fn plugin_check_fails_a_panicking_plugin_naming_call_and_place() {
     );
     let text = std::fs::read_to_string(&config).unwrap() + &section;
     std::fs::write(&config, text).unwrap();
-    let out = util::idic(&[
+    let lib = util::fixture_plugin("panicky");
+    let args = [
         "plugin",
         "check",
-        util::fixture_plugin("panicky").to_str().unwrap(),
+        lib.to_str().unwrap(),
         "--config",
         config.to_str().unwrap(),
-    ]);
+    ];
+    let out = util::idic(&args);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("ok    check-config refuses a broken section: [panicky] cannot read"),
+        "{text}"
+    );
     assert!(
         text.contains("FAIL  write 1 (5 sample points): Panicked: fixture panic in write for cluster conformance (at panicky/src/lib.rs:"),
         "{text}"
     );
+    // A check-config that panics on a broken section fails the check there.
+    let out = Command::new(util::idic_bin())
+        .args(args)
+        .env_remove("IDIC_PLUGIN_DIR")
+        .env("IDIC_FIXTURE_PANIC_CHECK", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  check-config panics on a broken section (not TOML: "),
+        "{text}"
+    );
+    assert!(text.contains("fixture panic in check-config on "), "{text}");
+    assert!(!text.contains("write 1"), "the check stops there: {text}");
     let out = util::idic(&[
         "plugin",
         "check",
@@ -287,15 +352,16 @@ fn plugin_check_fails_a_panicking_plugin_naming_call_and_place() {
 
 #[test]
 fn a_new_plugin_builds_from_the_installed_sdk_offline_and_passes_the_check() {
-    // What `make install` does for the SDK, then what docs/PLUGINS.md tells an
-    // author to do, with the network off and nothing of the source tree.
+    // What `make install` does for the SDK (on the machine that built idic:
+    // from its cargo cache, fetching once what only other platforms need),
+    // then what docs/PLUGINS.md tells an author to do, with the network off,
+    // an empty CARGO_HOME and nothing of the source tree.
     let dir = Dir::new();
     let sdk = dir.join("share/idic/sdk");
     let status = Command::new("sh")
         .arg(util::workspace_root().join("scripts/install-sdk.sh"))
         .arg(&sdk)
         .env("CARGO", env!("CARGO"))
-        .env("CARGO_NET_OFFLINE", "true")
         .status()
         .unwrap();
     assert!(status.success(), "install-sdk.sh failed");
@@ -318,9 +384,14 @@ fn a_new_plugin_builds_from_the_installed_sdk_offline_and_passes_the_check() {
         "the crate must not depend on the source tree: {manifest}"
     );
     let target = util::profile_dir().join("../sdk-test");
+    // An empty CARGO_HOME: no registry cache, no index, no config of this
+    // machine. Only the SDK's vendored sources can satisfy the build.
+    let cargo_home = dir.join("empty-cargo-home");
+    std::fs::create_dir(&cargo_home).unwrap();
     let out = Command::new(env!("CARGO"))
         .args(["build", "--offline", "--quiet"])
         .current_dir(&crate_dir)
+        .env("CARGO_HOME", &cargo_home)
         .env("CARGO_NET_OFFLINE", "true")
         .env("CARGO_TARGET_DIR", &target)
         .output()
@@ -329,6 +400,11 @@ fn a_new_plugin_builds_from_the_installed_sdk_offline_and_passes_the_check() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let registry = cargo_home.join("registry");
+    assert!(
+        !registry.join("cache").exists() && !registry.join("index").exists(),
+        "nothing came from a registry"
     );
     let lib = target.join("debug/libgraphite.so");
     let config = config_for(&dir, "graphite");

@@ -347,7 +347,8 @@ pub struct Cluster {
     pub quotas: Option<bool>,
     /// Overrides `[partitioned_performance] enabled` for this cluster.
     pub partitioned_performance: Option<bool>,
-    /// The table as TOML text without its `password` (handed to plugins).
+    /// The table as TOML text with only [`PLUGIN_CLUSTER_KEYS`] (handed to
+    /// plugins: `StartContext::clusters`, `OpenContext::cluster_config`).
     pub toml: String,
 }
 
@@ -362,9 +363,41 @@ pub struct StatGroup {
     pub stats: Vec<String>,
 }
 
-/// Removes a cluster table's `password`: what plugins get of a cluster.
-pub fn without_password(table: &mut toml::Table) {
-    table.remove("password");
+/// The keys of a `[[cluster]]` table a plugin sees: where the cluster is and
+/// what is collected from it, never how idic logs in (`username`, `password`,
+/// `authtype`, `ca_cert`, ...).
+pub const PLUGIN_CLUSTER_KEYS: [&str; 7] = [
+    "hostname",
+    "name",
+    "port",
+    "prometheus_port",
+    "preserve_case",
+    "quotas",
+    "partitioned_performance",
+];
+
+/// The top-level sections idic itself reads: a plugin never receives them
+/// through `config_sections` (some hold secrets: `[telemetry]`, `[[cluster]]`).
+pub const HOST_SECTIONS: [&str; 10] = [
+    "global",
+    "logging",
+    "summary_stats",
+    "cluster",
+    "statgroup",
+    "sink",
+    "delivery",
+    "telemetry",
+    "quotas",
+    "partitioned_performance",
+];
+
+/// What a plugin gets of a `[[cluster]]` table: only [`PLUGIN_CLUSTER_KEYS`].
+pub fn plugin_view(table: &toml::Table) -> toml::Table {
+    table
+        .iter()
+        .filter(|(k, _)| PLUGIN_CLUSTER_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// Something an operator should fix, that does not stop idic.
@@ -417,21 +450,68 @@ impl Config {
                 .is_none_or(|s| s.owns(&cluster.hostname, cluster.port))
     }
 
-    /// The whole file as TOML text for plugins: every `[[cluster]]` without its
-    /// `password` (a plugin never sees a cluster's credentials).
-    pub fn plugin_text(&self) -> String {
-        let mut table = self.table.clone();
-        if let Some(toml::Value::Array(clusters)) = table.get_mut("cluster") {
-            for c in clusters.iter_mut() {
-                if let toml::Value::Table(t) = c {
-                    without_password(t);
-                }
+    /// What plugin `plugin` gets as `StartContext::config` (least privilege):
+    /// `[global]`, its own `[<plugin>]` section, the `[sink.NAME]` tables of
+    /// its instances in `stats_processor`, the sections it declares in
+    /// `config_sections` (`extra`) unless idic or another sink of this config
+    /// owns them, and the collected clusters' `[[cluster]]` tables reduced to
+    /// [`PLUGIN_CLUSTER_KEYS`]. No other plugin's section, no credential.
+    pub fn plugin_text(&self, plugin: &str, extra: &[String]) -> String {
+        let mut out = toml::Table::new();
+        let mut copy = |name: &str| {
+            if let Some(v @ toml::Value::Table(_)) = self.table.get(name) {
+                out.insert(name.to_string(), v.clone());
             }
+        };
+        copy("global");
+        copy(plugin);
+        for name in self.declared_sections(plugin, extra) {
+            copy(name);
         }
-        if let Some(toml::Value::Table(t)) = table.get_mut("telemetry") {
-            t.remove("password");
+        let instances: toml::Table = self
+            .sinks
+            .iter()
+            .filter(|s| s.plugin == plugin && s.is_named_instance())
+            .filter_map(|s| {
+                let t = self.table.get("sink")?.get(&s.name)?;
+                Some((s.name.clone(), t.clone()))
+            })
+            .collect();
+        if !instances.is_empty() {
+            out.insert("sink".into(), toml::Value::Table(instances));
         }
-        toml::to_string(&table).unwrap_or_default()
+        let clusters: Vec<toml::Value> = match self.table.get("cluster") {
+            Some(toml::Value::Array(tables)) => tables
+                .iter()
+                .zip(&self.clusters)
+                .filter(|(_, c)| self.collects(c))
+                .filter_map(|(t, _)| t.as_table())
+                .map(|t| toml::Value::Table(plugin_view(t)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if !clusters.is_empty() {
+            out.insert("cluster".into(), toml::Value::Array(clusters));
+        }
+        toml::to_string(&out).unwrap_or_default()
+    }
+
+    /// The sections of `extra` (what plugin `plugin` declares in
+    /// `config_sections`) it may read: not one of [`HOST_SECTIONS`], and not
+    /// the section of another plugin or sink this config names.
+    pub fn declared_sections<'a>(&self, plugin: &str, extra: &'a [String]) -> Vec<&'a str> {
+        extra
+            .iter()
+            .map(String::as_str)
+            .filter(|name| {
+                !HOST_SECTIONS.contains(name)
+                    && *name != plugin
+                    && !self
+                        .sinks
+                        .iter()
+                        .any(|s| s.plugin != plugin && (s.plugin == *name || s.name == *name))
+            })
+            .collect()
     }
 
     /// The TOML text of the top-level table `name` (a plugin's section), or "".

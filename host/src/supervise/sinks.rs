@@ -32,7 +32,7 @@ pub const DISK_MAX_BYTES: u64 = 1 << 30;
 pub const MEMORY_MAX_BYTES: u64 = 256 << 20;
 
 /// What a plugin's `capabilities()` says about delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
     /// Replaying old batches is useful (a time-series store); default true.
     pub replay: bool,
@@ -41,6 +41,9 @@ pub struct Capabilities {
     /// It wants the points of a gap filled from the cluster's history (a sink
     /// opened for it with `extra` `{"backfill": true}`); default: `replay`.
     pub backfill: bool,
+    /// Top-level sections besides its own it reads from `StartContext::config`
+    /// (`"config_sections": ["prom_http_sd"]`); default none.
+    pub config_sections: Vec<String>,
 }
 
 /// Whether a JSON value has the type a key needs.
@@ -48,11 +51,18 @@ pub type HasType = fn(&serde_json::Value) -> bool;
 
 /// Every `capabilities()` key this idic reads, with the JSON type it must have
 /// (`idic plugin check` reports any other key, and a wrong type).
-pub const CAPABILITY_KEYS: [(&str, HasType); 3] = [
+pub const CAPABILITY_KEYS: [(&str, HasType); 4] = [
     ("replay", serde_json::Value::is_boolean),
     ("max_instances", serde_json::Value::is_u64),
     ("backfill", serde_json::Value::is_boolean),
+    ("config_sections", is_list_of_strings),
 ];
+
+/// A JSON array whose every element is a string.
+fn is_list_of_strings(v: &serde_json::Value) -> bool {
+    v.as_array()
+        .is_some_and(|a| a.iter().all(serde_json::Value::is_string))
+}
 
 /// The warnings of a plugin's answer to `check-config` (`{"warnings": [...]}`),
 /// or `None` when the answer has another shape.
@@ -76,6 +86,14 @@ impl Capabilities {
             replay,
             max_instances: v["max_instances"].as_u64(),
             backfill: v["backfill"].as_bool().unwrap_or(replay),
+            config_sections: v["config_sections"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -160,7 +178,14 @@ impl Sinks {
     /// Starts each plugin's process-wide part once, with the settings of its
     /// first instance; on failure stops those already started.
     pub fn start(&self, config: &Config) -> anyhow::Result<()> {
-        plugin_host::allow_secrets_of(config);
+        let sections = |name: &str| {
+            self.plugins
+                .iter()
+                .find(|p| p.info.name == name)
+                .map(|p| Capabilities::parse(&p.capabilities()).config_sections)
+                .unwrap_or_default()
+        };
+        plugin_host::allow_secrets_of(config, sections);
         for (i, plugin) in self.plugins.iter().enumerate() {
             let Some((sink, _)) = self
                 .instances
@@ -169,7 +194,8 @@ impl Sinks {
             else {
                 continue;
             };
-            if let Err(e) = plugin.start(&plugin_host::start_context(config, sink)) {
+            let sections = Capabilities::parse(&plugin.capabilities()).config_sections;
+            if let Err(e) = plugin.start(&plugin_host::start_context(config, sink, &sections)) {
                 for p in &self.plugins[..i] {
                     p.stop();
                 }
@@ -351,6 +377,18 @@ mod tests {
         assert!(!p.replay && !p.backfill);
         assert_eq!(p.max_instances, Some(1));
         assert!(Capabilities::parse(r#"{"replay": false, "backfill": true}"#).backfill);
+        assert!(c.config_sections.is_empty());
+        assert_eq!(
+            Capabilities::parse(r#"{"config_sections": ["prom_http_sd"]}"#).config_sections,
+            ["prom_http_sd"]
+        );
+        let (_, has_type) = CAPABILITY_KEYS
+            .iter()
+            .find(|(k, _)| *k == "config_sections")
+            .unwrap();
+        assert!(has_type(&serde_json::json!(["a", "b"])));
+        assert!(!has_type(&serde_json::json!("a")));
+        assert!(!has_type(&serde_json::json!([1])));
     }
 
     #[test]

@@ -120,8 +120,9 @@ impl Plugin for Prometheus {
     /// A scrape sees only the latest values, so replaying a backlog gains
     /// nothing (the host keeps this sink's queue in memory); and the discovery
     /// service and the per-cluster ports are process-wide, so one instance.
+    /// `[prom_http_sd]` is read from `StartContext::config`, so it is declared.
     fn capabilities(&self) -> String {
-        r#"{"replay": false, "max_instances": 1}"#.to_string()
+        r#"{"replay": false, "max_instances": 1, "config_sections": ["prom_http_sd"]}"#.to_string()
     }
 
     /// `check-config`: the section's keys and types, with unknown keys as

@@ -384,11 +384,7 @@ fn clusters(
         }
         let toml = tables
             .get(i)
-            .map(|t| {
-                let mut t: toml::Table = (*t).clone();
-                super::without_password(&mut t);
-                toml::to_string(&t).unwrap_or_default()
-            })
+            .map(|t| toml::to_string(&super::plugin_view(t)).unwrap_or_default())
             .unwrap_or_default();
         out.push(Cluster {
             hostname: hostname.to_string(),
