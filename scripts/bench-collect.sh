@@ -44,6 +44,8 @@ Options:
   --quotas S        add [quotas] enabled = true, interval = S, every quota type
                     (the simulator lists 24 quotas per cluster: one request per
                     type, six per cluster every S seconds)
+  --backfill-max S  set [global] backfill_max = S (0 turns history backfill
+                    off; without it the default applies)
   --idic-only       ignore $GOSTATS
   -h, --help        this help
 CLUSTERS and SECONDS, as in the script's first version, are --clusters and
@@ -68,11 +70,11 @@ die() {
 }
 say() { echo "bench: $*" >&2; }
 
-clusters="" nodes="" seconds=60 interval=5 sink="" refusing=0 hanging=0 buffer="" quotas=""
+clusters="" nodes="" seconds=60 interval=5 sink="" refusing=0 hanging=0 buffer="" quotas="" backfill_max=""
 gostats=${GOSTATS:-}
 while [ $# -gt 0 ]; do
     case $1 in
-    --clusters | --nodes | --seconds | --interval | --sink | --refusing | --hanging | --gostats | --buffer)
+    --clusters | --nodes | --seconds | --interval | --sink | --refusing | --hanging | --gostats | --buffer | --quotas | --backfill-max)
         [ $# -ge 2 ] || die "$1 needs a value" ;;
     esac
     case $1 in
@@ -86,6 +88,7 @@ while [ $# -gt 0 ]; do
     --gostats) gostats=$2 && shift ;;
     --buffer) buffer=$2 && shift ;;
     --quotas) quotas=$2 && shift ;;
+    --backfill-max) backfill_max=$2 && shift ;;
     --idic-only) gostats="" ;;
     -h | --help) usage && exit 0 ;;
     [0-9]*) [ -z "$clusters" ] && clusters=$1 || seconds=$1 ;;
@@ -154,11 +157,12 @@ wait_listening() {
 config_head() {
     local sink=$1 ihost=$2 iport=$3
     sed -n '1,/^\[\[cluster\]\]/p' idic.toml.example | sed '$d' | awk -v sink="$sink" \
-        -v interval="$interval" -v ihost="$ihost" -v iport="$iport" '
+        -v interval="$interval" -v ihost="$ihost" -v iport="$iport" -v bmax="$backfill_max" '
         /^\[/ { section = $0 }
         /^stats_processor = / { print "stats_processor = \"" sink "\""; next }
         /^min_update_interval_override = / { print "min_update_interval_override = " interval; next }
         /^logfile = / { next }
+        section == "[global]" && /^# backfill_max = / && bmax != "" { print "backfill_max = " bmax; next }
         section == "[influxdb]" && /^host = / { print "host = \"" ihost "\""; next }
         section == "[influxdb]" && /^port = / { print "port = \"" iport "\""; next }
         { print }'
