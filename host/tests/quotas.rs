@@ -3,7 +3,7 @@
 //! InfluxDB (`influxd.rs`) and the prometheus sink's `/metrics`, compared with
 //! the simulator's own quotas (`QuotaSet::expected`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use onefs_sim::ClusterSpec;
@@ -370,7 +370,7 @@ fn statistics_quotas_and_partitioned_performance_of_twenty_clusters_do_not_delay
     let specs: Vec<ClusterSpec> = (1..=20)
         .map(|i| ClusterSpec::new(format!("M{i}")).with_quotas(500))
         .collect();
-    let c = sim::clusters(&dir, specs);
+    let c = sim::clusters_logging(&dir, specs, 4000);
     let out = dir.join("points.jsonl");
     let section = format!(
         "path = {:?}\n\n[quotas]\nenabled = true\ninterval = 3\npage_limit = 25\n\n\
@@ -436,23 +436,19 @@ fn statistics_quotas_and_partitioned_performance_of_twenty_clusters_do_not_delay
     let s = seen();
     for (i, name) in names.iter().enumerate() {
         let (stats, quotas, perf) = &s[name];
-        // Every statistics timestamp from the first to the last is there. The
-        // one allowance: on a shared 2-core machine under heavy load a request
-        // can reach the simulator after its 5 s bucket ended, whatever the
-        // sources do, so one lone missing cycle per cluster is tolerated (when
-        // the quota source held the connection for its whole listing, clusters
-        // missed several cycles each here).
-        let mut times = stats.clone();
-        times.sort();
-        times.dedup();
-        let gaps: Vec<i64> = times
-            .windows(2)
-            .map(|p| p[1] - p[0])
-            .filter(|&d| d != interval)
-            .collect();
-        assert!(
-            gaps.len() <= 1 && gaps.iter().all(|&d| d == 2 * interval),
-            "{name}: statistics cycles are missing: {times:?}"
+        // idic made one statistics request per cycle of its own schedule, from
+        // the first to the last, none skipped and none twice, and every time
+        // the simulator answered reached the sink. Judged from the simulator's
+        // request log, not from the answers' times: on a loaded machine a
+        // request due late in its cluster's 5 s bucket can reach the simulator
+        // in the next one, which then answers the same time twice.
+        let cluster = &c.sim.clusters()[i];
+        let answered =
+            statistics_cycles(cluster, interval).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let stored: BTreeSet<i64> = stats.iter().copied().collect();
+        assert_eq!(
+            stored, answered,
+            "{name}: the sink's statistics times are not the ones the simulator answered"
         );
         // Every quota snapshot is whole (the last one may still be on its way).
         let want = c.sim.clusters()[i]
@@ -489,4 +485,56 @@ fn statistics_quotas_and_partitioned_performance_of_twenty_clusters_do_not_delay
             }
         }
     }
+}
+
+/// Checks that the statistics requests `cluster`'s log holds are one per cycle
+/// of idic's schedule for it (`interval` seconds at the cluster's phase, as
+/// `idic::collect::schedule` computes them for `127.0.0.1:<port>`): each
+/// request belongs to the last cycle that began before the simulator read it,
+/// and those cycles follow each other without a hole or a repeat. Returns the
+/// times the simulator answered (the start of the key's update-interval
+/// bucket of the clock it answered at); `Err` names the cycle skipped or
+/// repeated, with the requests to the cluster just before it.
+fn statistics_cycles(
+    cluster: &onefs_sim::ClusterHandle,
+    interval: i64,
+) -> Result<BTreeSet<i64>, String> {
+    let log = cluster.request_log();
+    if log.len() as u64 != cluster.counters().total_requests() {
+        return Err("the simulator's request log lost requests: raise its capacity".into());
+    }
+    let phase = idic::collect::schedule::phase(&format!("127.0.0.1:{}", cluster.port()));
+    let offset = interval as f64 * phase;
+    let unix = |at: std::time::SystemTime| {
+        at.duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let cycle = |at| ((unix(at) - offset) / interval as f64).floor() as i64;
+    let stats: Vec<usize> = (0..log.len())
+        .filter(|&j| {
+            log[j].status == 200 && log[j].target.starts_with("/platform/1/statistics/current")
+        })
+        .collect();
+    for pair in stats.windows(2) {
+        let (prev, next) = (cycle(log[pair[0]].at), cycle(log[pair[1]].at));
+        if next != prev + 1 {
+            let before: Vec<String> = log[pair[1].saturating_sub(4)..=pair[1]]
+                .iter()
+                .map(|r| format!("{:.3} {}", unix(r.at), r.target))
+                .collect();
+            return Err(format!(
+                "statistics request of cycle {next} follows one of cycle {prev} \
+                 (cycles of {interval} s at phase {phase:.3}); the last requests:\n{}",
+                before.join("\n")
+            ));
+        }
+    }
+    Ok(stats
+        .iter()
+        .map(|&j| {
+            let clock = log[j].clock.expect("an answered request has a clock");
+            clock - clock.rem_euclid(interval)
+        })
+        .collect())
 }

@@ -15,8 +15,15 @@ pub struct Clusters {
 /// Starts a simulator with the given clusters (HTTPS, ephemeral ports) and writes
 /// its certificate to `dir/ca.pem`.
 pub fn clusters(dir: &Dir, specs: Vec<ClusterSpec>) -> Clusters {
+    clusters_logging(dir, specs, SimConfig::default().request_log_capacity)
+}
+
+/// [`clusters`] whose request logs keep the last `log_capacity` requests of
+/// each cluster (`ClusterHandle::request_log`).
+pub fn clusters_logging(dir: &Dir, specs: Vec<ClusterSpec>, log_capacity: usize) -> Clusters {
     let config = SimConfig {
         clusters: specs,
+        request_log_capacity: log_capacity,
         ..SimConfig::default()
     };
     let sim = Sim::start(config).expect("simulator starts");

@@ -41,10 +41,13 @@ pub const PLUGINS: [&str; 6] = [
 /// plain `cargo test`, which builds no `cdylib`, the first call builds the six
 /// plugins once per test run into a target folder of their own (as the fixtures
 /// are), so that nothing the running `cargo test` linked is rebuilt beside it.
+/// A library in the profile folder that is older than a source it is built
+/// from is refused ([`refuse_stale`]): the test would run the old plugin.
 pub fn workspace_plugin(name: &str) -> PathBuf {
     let file = format!("lib{name}.so");
     let built = profile_dir().join(&file);
     if built.is_file() {
+        refuse_stale(name, &built);
         return built;
     }
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -72,12 +75,143 @@ pub fn workspace_plugin(name: &str) -> PathBuf {
     path
 }
 
-/// The folder holding every workspace plugin.
+/// The folder holding every workspace plugin (each one in it checked as
+/// [`workspace_plugin`] checks it).
 pub fn workspace_plugin_dir() -> PathBuf {
-    workspace_plugin("discard")
+    let dir = workspace_plugin("discard")
         .parent()
         .expect("plugin has a folder")
-        .to_path_buf()
+        .to_path_buf();
+    if dir == profile_dir() {
+        for name in PLUGINS {
+            let lib = dir.join(format!("lib{name}.so"));
+            if lib.is_file() {
+                refuse_stale(name, &lib);
+            }
+        }
+    }
+    dir
+}
+
+/// Panics, saying what to run, when `lib` (plugin `name`'s library in the
+/// profile folder) is older than the newest file it is built from: the
+/// plugin's `Cargo.toml` and `src/`, and those of every workspace package it
+/// depends on (plugin-api, lineproto, ...). `cargo test -p idic` builds no
+/// plugin, so after editing one a test would otherwise load the old code
+/// without a word. A fresh clone gives every source the clone's time and the
+/// build that follows is newer, so CI (which builds everything first) never
+/// sees this.
+fn refuse_stale(name: &str, lib: &Path) {
+    let Some(built) = modified(lib) else { return };
+    let root = workspace_root();
+    let mut files = Vec::new();
+    package_files(
+        &root.join("plugins").join(name),
+        &workspace_paths(&root),
+        &mut Vec::new(),
+        &mut files,
+    );
+    let newest = files
+        .into_iter()
+        .filter_map(|f| Some((modified(&f)?, f)))
+        .max();
+    if let Some((changed, file)) = newest.filter(|(t, _)| *t > built) {
+        let ago = |t: std::time::SystemTime| t.elapsed().map_or(0, |d| d.as_secs());
+        // Cargo rebuilds nothing for a manifest change that does not change
+        // the build (a description, a `touch`): then the library is current.
+        let manifest = if file.ends_with("Cargo.toml") {
+            format!(
+                " (if cargo finds nothing to rebuild, the manifest change does not \
+                 change the plugin: `touch {}`)",
+                lib.display()
+            )
+        } else {
+            String::new()
+        };
+        panic!(
+            "stale plugin: {} (built {} s ago) is older than {} (changed {} s ago), so \
+             this test would run the old plugin {name}; `cargo test -p idic` builds no \
+             plugin: run `cargo build --workspace`, then the test again{manifest}",
+            lib.display(),
+            ago(built),
+            file.strip_prefix(&root).unwrap_or(&file).display(),
+            ago(changed)
+        );
+    }
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The folders of the root manifest's `[workspace.dependencies]` that are
+/// workspace packages (`path = ...`), by dependency name.
+fn workspace_paths(root: &Path) -> std::collections::BTreeMap<String, PathBuf> {
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("the workspace manifest is readable");
+    let table: toml::Table = text.parse().expect("the workspace manifest is TOML");
+    let deps = table
+        .get("workspace")
+        .and_then(|w| w.get("dependencies"))
+        .and_then(|d| d.as_table());
+    deps.into_iter()
+        .flatten()
+        .filter_map(|(name, spec)| {
+            let path = spec.get("path")?.as_str()?;
+            Some((name.clone(), root.join(path)))
+        })
+        .collect()
+}
+
+/// The files the package in `dir` is built from (`Cargo.toml`, `build.rs`,
+/// everything under `src/`), then those of the workspace packages it depends
+/// on, each package once.
+fn package_files(
+    dir: &Path,
+    workspace: &std::collections::BTreeMap<String, PathBuf>,
+    seen: &mut Vec<PathBuf>,
+    files: &mut Vec<PathBuf>,
+) {
+    if seen.iter().any(|d| d == dir) {
+        return;
+    }
+    seen.push(dir.to_path_buf());
+    let manifest = dir.join("Cargo.toml");
+    files.push(manifest.clone());
+    files.push(dir.join("build.rs"));
+    files_under(&dir.join("src"), files);
+    let Ok(text) = std::fs::read_to_string(&manifest) else {
+        return;
+    };
+    let table: toml::Table = text.parse().expect("a package manifest is TOML");
+    for section in ["dependencies", "build-dependencies"] {
+        let Some(deps) = table.get(section).and_then(|d| d.as_table()) else {
+            continue;
+        };
+        for (name, spec) in deps {
+            let path = if spec.get("workspace").and_then(|w| w.as_bool()) == Some(true) {
+                workspace.get(name).cloned()
+            } else {
+                spec.get("path")
+                    .and_then(|p| p.as_str())
+                    .map(|p| dir.join(p))
+            };
+            if let Some(path) = path {
+                package_files(&path, workspace, seen, files);
+            }
+        }
+    }
+}
+
+fn files_under(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(&path, files);
+        } else {
+            files.push(path);
+        }
+    }
 }
 
 /// Builds the fixture workspaces under `host/tests/fixtures` once per test run,

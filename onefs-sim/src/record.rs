@@ -61,6 +61,10 @@ pub struct LoggedRequest {
     pub elapsed: Duration,
     /// Request headers, names lower-cased, secret values redacted.
     pub headers: Vec<(String, String)>,
+    /// The cluster's clock (Unix seconds, offsets included) the answer was
+    /// computed at: its values and `time`s are those of this second's buckets.
+    /// `None` when no answer was computed (dropped, injected error, rejected).
+    pub clock: Option<i64>,
 }
 
 /// Counters and log of one cluster.
@@ -151,6 +155,7 @@ impl LoggedRequest {
             "response_bytes": self.response_bytes,
             "elapsed_ms": self.elapsed.as_secs_f64() * 1000.0,
             "headers": headers,
+            "clock": self.clock,
         })
     }
 
@@ -171,6 +176,7 @@ impl LoggedRequest {
                 .iter()
                 .map(|(n, v)| (n.to_ascii_lowercase(), redact(n, v)))
                 .collect(),
+            clock: None,
         }
     }
 }

@@ -403,6 +403,7 @@ fn serve_http<S: Read + Write>(
             }
             Verdict::Serve(malformed) => {
                 let now = cluster.now() + cluster.faults.clock_offset();
+                entry.clock = Some(now);
                 let response = api::handle(sim, cluster, &req, now);
                 match malformed {
                     Some(m) if req.path.starts_with("/platform/") && response.status < 300 => {

@@ -231,7 +231,8 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
     let mut metrics = telemetry::ClusterMetrics::connected(&name);
     let mut down_until: Option<Instant> = None;
     // Hook (sources/): quotas and other sources share this task's client and
-    // back-off; they run between statistics requests when they are due first.
+    // back-off; they run between statistics requests, when they are due first
+    // and the next statistics request is not (`schedule::source_goes_first`).
     let mut sources = crate::sources::Sources::new(&job.config, job.index, start);
     loop {
         let has_keys = |t: &Timer| !matches!(&t.bucket.what, Fetch::Stats(k) if k.is_empty());
@@ -244,9 +245,15 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
             return;
         };
         let wake = down_until.map_or(timer.due, |d| d.max(timer.due));
-        // Hook (sources/): a source due before this timer runs first.
-        if let Some(due) = sources.next_due().filter(|&d| d < wake) {
-            sleep_until(down_until.map_or(due, |d| d.max(due)).into()).await;
+        // Hook (sources/): a source due well before this timer runs first; a
+        // timer that is due (or nearly) goes before any source.
+        let source_start = sources
+            .next_due()
+            .map(|due| down_until.map_or(due, |d| d.max(due)));
+        if let Some(start) = source_start.filter(|&start| {
+            schedule::source_goes_first(start.max(Instant::now()), wake, timer.bucket.interval)
+        }) {
+            sleep_until(start.into()).await;
             let outlet = crate::sources::Outlet {
                 cluster: &name,
                 deliveries: &deliveries,

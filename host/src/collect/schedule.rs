@@ -119,6 +119,24 @@ pub fn next_due(prev: Instant, interval: Duration, now: Instant) -> Instant {
     prev + interval * u32::try_from(periods).unwrap_or(u32::MAX)
 }
 
+/// No source request (quotas, partitioned performance) starts less than this
+/// before a statistics request is due, or a quarter of the statistics interval
+/// when that is shorter (so that sources still run beside statistics fetched
+/// every second).
+pub const SOURCE_MARGIN: Duration = Duration::from_secs(1);
+
+/// Whether a source's request that can start at `start` goes before the
+/// statistics request due at `live` (its timer's period `interval`): only when
+/// it starts at least [`SOURCE_MARGIN`] before it. Statistics that are due, or
+/// overdue on a loaded machine, go first even when a source fell due earlier:
+/// a statistics answer holds the values of the time bucket the request reaches
+/// the cluster in, so each request a source slips in before it can cost a
+/// cycle, while a quota snapshot or a workload reading a little later loses
+/// nothing.
+pub fn source_goes_first(start: Instant, live: Instant, interval: Duration) -> bool {
+    start + SOURCE_MARGIN.min(interval / 4) <= live
+}
+
 /// A cluster's phase: where in every interval its timers fire, as a fraction of
 /// the interval from 0.1 to 0.9 (never near the boundary of the cluster's own
 /// time buckets). Stable across runs and versions: FNV-1a (64 bit) of the
@@ -215,6 +233,23 @@ mod tests {
         assert_eq!(b[0].what, Fetch::Summary(SummaryKind::Protocol));
         assert_eq!(b[1].what, Fetch::Summary(SummaryKind::Drive));
         assert!(b.iter().all(|b| b.interval == SUMMARY_INTERVAL));
+    }
+
+    #[test]
+    fn sources_go_first_only_well_before_a_statistics_request() {
+        let t0 = Instant::now();
+        let s = |ms: u64| t0 + Duration::from_millis(ms);
+        let five = Duration::from_secs(5);
+        assert!(source_goes_first(s(0), s(1000), five));
+        assert!(source_goes_first(s(0), s(4000), five));
+        assert!(!source_goes_first(s(0), s(999), five));
+        // Both overdue: the statistics first, whichever fell due earlier.
+        assert!(!source_goes_first(s(2000), s(1000), five));
+        assert!(!source_goes_first(s(1000), s(1000), five));
+        // Statistics every second: a quarter of it.
+        let one = Duration::from_secs(1);
+        assert!(source_goes_first(s(0), s(250), one));
+        assert!(!source_goes_first(s(0), s(249), one));
     }
 
     #[test]
