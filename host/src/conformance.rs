@@ -15,8 +15,10 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use abi_stable::std_types::RSlice;
-use idic_plugin_api::{conversation, testing, ErrorKind, Point, SinkBox as Sink, SinkError};
+use abi_stable::std_types::{RSlice, RString};
+use idic_plugin_api::{
+    conversation, testing, ErrorKind, OpenContext, Point, SinkBox as Sink, SinkError, StartContext,
+};
 
 use crate::cli::Cli;
 use crate::config::{Config, HOST_SECTIONS};
@@ -92,14 +94,17 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
             ))
         }
     }
-    let section = if cli.config_given {
+    let config = if cli.config_given {
         match Config::load(&cli.config_file) {
-            Ok((c, _)) => c.section_toml(&name),
+            Ok((c, _)) => Some(c),
             Err(e) => return report.fail(format!("--config: {e}")),
         }
     } else {
-        String::new()
+        None
     };
+    let section = config
+        .as_ref()
+        .map_or_else(String::new, |c| c.section_toml(&name));
 
     let caps = plugin.capabilities();
     match serde_json::from_str::<serde_json::Value>(&caps) {
@@ -179,9 +184,15 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
     if answers_check_config && !broken_section(&plugin, report) {
         return false;
     }
+    let setup = Setup {
+        name: name.clone(),
+        section,
+        declared: Capabilities::parse(&caps).config_sections,
+        config,
+    };
 
     // The first run: two writes, the throughput, flush and close, stop.
-    let mut sink = match begin(&plugin, &name, &section, cli.config_given, report, "") {
+    let mut sink = match begin(&plugin, &setup, report, "") {
         Some(sink) => sink,
         None => return abort(&plugin, report),
     };
@@ -205,14 +216,7 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
     }
 
     // A reload (SIGHUP): the same library started again after its stop.
-    let mut sink = match begin(
-        &plugin,
-        &name,
-        &section,
-        cli.config_given,
-        report,
-        "reload: ",
-    ) {
+    let mut sink = match begin(&plugin, &setup, report, "reload: ") {
         Some(sink) => sink,
         None => return abort(&plugin, report),
     };
@@ -227,23 +231,67 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
     stop(&plugin, report)
 }
 
-/// Starts the plugin and opens a sink for cluster `conformance`; `None`
+/// What the plugin is started and opened with: the kit's contexts
+/// (`idic_plugin_api::testing`) with the plugin's section, and, with
+/// `--config`, what idic itself would hand it from that file: its
+/// `StartContext::config` (least privilege, `config_sections` included), the
+/// collected clusters, and the first one's table and `[global]` in the open
+/// context (the Prometheus plugin needs that cluster's `prometheus_port`).
+struct Setup {
+    name: String,
+    section: String,
+    declared: Vec<String>,
+    config: Option<Config>,
+}
+
+impl Setup {
+    fn start_context(&self) -> StartContext {
+        let mut ctx = testing::start_context(&self.name, &self.section);
+        if let Some(c) = &self.config {
+            ctx.config = c.plugin_text(&self.name, &self.declared).into();
+            ctx.clusters = c
+                .enabled_clusters()
+                .map(|k| RString::from(k.toml.as_str()))
+                .collect();
+        }
+        ctx
+    }
+
+    fn open_context(&self) -> OpenContext {
+        let mut ctx = testing::open_context(&self.name, CLUSTER, &self.section);
+        if let Some(c) = &self.config {
+            if let Some(first) = c.enabled_clusters().next() {
+                ctx.cluster_config = first.toml.as_str().into();
+            }
+            ctx.global_config = c.section_toml("global").into();
+        }
+        ctx
+    }
+
+    /// What to add to a refusal when no config was given.
+    fn hint(&self) -> &'static str {
+        if self.config.is_some() {
+            ""
+        } else {
+            " (the section was empty; give --config FILE)"
+        }
+    }
+}
+
+/// The cluster name the check's sinks are opened for.
+const CLUSTER: &str = "conformance";
+
+/// Starts the plugin and opens a sink for cluster [`CLUSTER`]; `None`
 /// (reported) when either fails. `prefix` names the run in the report.
 fn begin(
     plugin: &loader::Plugin,
-    name: &str,
-    section: &str,
-    config_given: bool,
+    setup: &Setup,
     report: &mut Report,
     prefix: &str,
 ) -> Option<Sink> {
-    let hint = if config_given {
-        ""
-    } else {
-        " (the section was empty; give --config FILE)"
-    };
+    let hint = setup.hint();
     let p = plugin.clone();
-    let start = testing::start_context(name, section);
+    let start = setup.start_context();
     let started = call(&format!("{prefix}start"), report, move || p.start(&start));
     match started {
         None => return None,
@@ -254,10 +302,10 @@ fn begin(
         }
     }
     let p = plugin.clone();
-    let open = testing::open_context(name, "conformance", section);
+    let open = setup.open_context();
     match call(&format!("{prefix}open"), report, move || p.open(&open))? {
         Ok(sink) => {
-            report.ok(format!("{prefix}open (cluster \"conformance\")"));
+            report.ok(format!("{prefix}open (cluster {CLUSTER:?})"));
             Some(sink)
         }
         Err(e) => {

@@ -297,6 +297,38 @@ fn plugin_check_passes_a_conforming_plugin() {
 }
 
 #[test]
+fn plugin_check_opens_the_prometheus_plugin_with_the_first_cluster_of_the_config() {
+    // The Prometheus sink serves each cluster on that cluster's prometheus_port:
+    // the kit's cluster has none, the config's first cluster has one.
+    let plugin = util::workspace_plugin("prometheus");
+    let out = util::idic(&["plugin", "check", plugin.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("prometheus_port is not set"), "{text}");
+    assert!(text.contains("give --config FILE"), "{text}");
+
+    let dir = Dir::new();
+    let config = config_for(&dir, "prometheus");
+    let port = crate::promd::free_port();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "port = 9\n",
+        &format!("port = 9\nprometheus_port = {port}\n"),
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = util::idic(&[
+        "plugin",
+        "check",
+        plugin.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok    reload: flush, close"), "{text}");
+    assert!(text.contains("libprometheus.so: conforms"), "{text}");
+}
+
+#[test]
 fn plugin_check_fails_a_panicking_plugin_naming_call_and_place() {
     let dir = Dir::new();
     let config = config_for(&dir, "panicky");
