@@ -23,13 +23,13 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use idic_httpresolve::CachingResolver;
 use ureq::tls::TlsConfig;
 use ureq::unversioned::transport::DefaultConnector;
 use ureq::Agent;
 
 use crate::error::{parse_rejection, server_message, Error, ErrorKind};
 use crate::gzip;
-use crate::resolve::CachingResolver;
 
 /// A compressed-body buffer larger than this is freed after use.
 const KEEP_COMPRESSED: usize = 64 * 1024;

@@ -40,7 +40,6 @@ pub mod encode;
 pub mod error;
 pub mod escape;
 mod gzip;
-mod resolve;
 pub mod settings;
 pub mod sink;
 

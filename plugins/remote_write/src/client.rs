@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use idic_httpresolve::CachingResolver;
 use idic_plugin_api::SinkError;
 use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::transport::DefaultConnector;
 use ureq::Agent;
 
 use crate::config::Config;
@@ -43,15 +45,20 @@ impl Client {
             tls = tls.root_certs(RootCerts::new_with_certs(&read_ca(&config.ca_cert)?));
         }
         let timeout = Duration::from_secs(config.timeout);
-        let agent: Agent = Agent::config_builder()
+        let agent_config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(timeout))
             .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
             .user_agent(concat!("idic-remote-write/", env!("CARGO_PKG_VERSION")))
             .tls_config(tls.build())
-            .build()
-            .into();
+            .build();
+        // No resolver thread per request: IP addresses and remembered names.
+        let agent = Agent::with_parts(
+            agent_config,
+            DefaultConnector::default(),
+            CachingResolver::default(),
+        );
         let authorization = if !config.username.is_empty() {
             Some(format!(
                 "Basic {}",

@@ -1,10 +1,11 @@
-//! Address lookup for the write client without a thread per request.
+//! Address lookup for ureq clients without a thread per request, shared by
+//! idic's HTTP sink plugins (InfluxDB through `lineproto`, remote-write).
 //!
 //! ureq 3 resolves the server's name before every request, pooled connection or
 //! not, and when a timeout is set (the client always sets one) it does so on a
 //! new thread, so that a hanging DNS server cannot outlast the timeout. At 20
-//! clusters that was a thread created and joined for every write, 2 % of idic's
-//! CPU. This resolver answers an IP address at once and remembers a name's
+//! clusters that was a thread created and joined for every InfluxDB write, 2 %
+//! of idic's CPU. This resolver answers an IP address at once and remembers a name's
 //! addresses for [`TTL`]; only a lookup that is not remembered goes to ureq's
 //! own resolver (and its thread).
 
