@@ -20,6 +20,20 @@ fn config_for(dir: &Dir, plugin: &str) -> PathBuf {
     )
 }
 
+/// `idic plugin check LIB [--config CONFIG]` with `env` set: its exit code and
+/// standard output.
+fn plugin_check(lib: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut args = vec!["plugin", "check", lib.to_str().unwrap()];
+    if let Some(config) = config {
+        args.extend(["--config", config.to_str().unwrap()]);
+    }
+    let out = util::idic_env(&args, env);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 fn run_to_exit(dir: &Dir, plugin: &str, plugins: &Path) -> (i32, String) {
     let config = config_for(dir, plugin);
     let mut idic = Running::start(dir, &config, plugins, &[]);
@@ -241,13 +255,8 @@ fn plugin_api_builds_and_packages_outside_the_workspace_offline() {
 
 #[test]
 fn plugin_check_passes_a_conforming_plugin() {
-    let out = util::idic(&[
-        "plugin",
-        "check",
-        util::workspace_plugin("discard").to_str().unwrap(),
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = plugin_check(&util::workspace_plugin("discard"), None, &[]);
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("ok    write 2 (5 sample points)"), "{text}");
     // No figure is asserted: the throughput is for the author to read.
     assert!(text.contains("ok    throughput: "), "{text}");
@@ -277,15 +286,8 @@ fn plugin_check_passes_a_conforming_plugin() {
             dir.join("out.jsonl").display().to_string()
         );
     std::fs::write(&config, text).unwrap();
-    let out = util::idic(&[
-        "plugin",
-        "check",
-        util::workspace_plugin("jsonl").to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = plugin_check(&util::workspace_plugin("jsonl"), Some(&config), &[]);
+    assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains("ok    check-config refuses a broken section: "),
         "{text}"
@@ -301,9 +303,8 @@ fn plugin_check_opens_the_prometheus_plugin_with_the_first_cluster_of_the_config
     // The Prometheus sink serves each cluster on that cluster's prometheus_port:
     // the kit's cluster has none, the config's first cluster has one.
     let plugin = util::workspace_plugin("prometheus");
-    let out = util::idic(&["plugin", "check", plugin.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (code, text) = plugin_check(&plugin, None, &[]);
+    assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("prometheus_port is not set"), "{text}");
     assert!(text.contains("give --config FILE"), "{text}");
 
@@ -315,15 +316,8 @@ fn plugin_check_opens_the_prometheus_plugin_with_the_first_cluster_of_the_config
         &format!("port = 9\nprometheus_port = {port}\n"),
     );
     std::fs::write(&config, text).unwrap();
-    let out = util::idic(&[
-        "plugin",
-        "check",
-        plugin.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = plugin_check(&plugin, Some(&config), &[]);
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("ok    reload: flush, close"), "{text}");
     assert!(text.contains("libprometheus.so: conforms"), "{text}");
 }
@@ -339,16 +333,8 @@ fn plugin_check_fails_a_panicking_plugin_naming_call_and_place() {
     let text = std::fs::read_to_string(&config).unwrap() + &section;
     std::fs::write(&config, text).unwrap();
     let lib = util::fixture_plugin("panicky");
-    let args = [
-        "plugin",
-        "check",
-        lib.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ];
-    let out = util::idic(&args);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (code, text) = plugin_check(&lib, Some(&config), &[]);
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("ok    check-config refuses a broken section: [panicky] cannot read"),
         "{text}"
@@ -358,27 +344,16 @@ fn plugin_check_fails_a_panicking_plugin_naming_call_and_place() {
         "{text}"
     );
     // A check-config that panics on a broken section fails the check there.
-    let out = Command::new(util::idic_bin())
-        .args(args)
-        .env_remove("IDIC_PLUGIN_DIR")
-        .env("IDIC_FIXTURE_PANIC_CHECK", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (code, text) = plugin_check(&lib, Some(&config), &[("IDIC_FIXTURE_PANIC_CHECK", "1")]);
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("FAIL  check-config panics on a broken section (not TOML: "),
         "{text}"
     );
     assert!(text.contains("fixture panic in check-config on "), "{text}");
     assert!(!text.contains("write 1"), "the check stops there: {text}");
-    let out = util::idic(&[
-        "plugin",
-        "check",
-        util::fixture_plugin("notaplugin").to_str().unwrap(),
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (code, text) = plugin_check(&util::fixture_plugin("notaplugin"), None, &[]);
+    assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("FAIL  load: "), "{text}");
 }
 
@@ -446,15 +421,8 @@ fn a_new_plugin_builds_from_the_installed_sdk_offline_and_passes_the_check() {
             dir.join("graphite.txt").display().to_string()
         );
     std::fs::write(&config, text).unwrap();
-    let out = util::idic(&[
-        "plugin",
-        "check",
-        lib.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = plugin_check(&lib, Some(&config), &[]);
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("libgraphite.so: conforms"), "{text}");
     let written = std::fs::read_to_string(dir.join("graphite.txt")).unwrap();
     assert!(

@@ -273,9 +273,15 @@ impl Dir {
 
 /// Runs `idic args...` to completion.
 pub fn idic(args: &[&str]) -> Output {
+    idic_env(args, &[])
+}
+
+/// [`idic`] with `env` set in its environment.
+pub fn idic_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(idic_bin())
         .args(args)
         .env_remove("IDIC_PLUGIN_DIR")
+        .envs(env.iter().copied())
         .output()
         .expect("idic runs")
 }
