@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use abi_stable::std_types::{RSlice, RString};
+use abi_stable::std_types::RSlice;
 use idic_plugin_api::{
     conversation, testing, ErrorKind, OpenContext, Point, SinkBox as Sink, SinkError, StartContext,
 };
@@ -23,6 +23,7 @@ use idic_plugin_api::{
 use crate::cli::Cli;
 use crate::config::{Config, HOST_SECTIONS};
 use crate::loader;
+use crate::plugin_host;
 use crate::supervise::{check_config_warnings, Capabilities, CAPABILITY_KEYS};
 
 /// The longest one plugin call may take before the check fails.
@@ -233,10 +234,11 @@ fn run(cli: &Cli, path: &Path, report: &mut Report) -> bool {
 
 /// What the plugin is started and opened with: the kit's contexts
 /// (`idic_plugin_api::testing`) with the plugin's section, and, with
-/// `--config`, what idic itself would hand it from that file: its
-/// `StartContext::config` (least privilege, `config_sections` included), the
-/// collected clusters, and the first one's table and `[global]` in the open
-/// context (the Prometheus plugin needs that cluster's `prometheus_port`).
+/// `--config`, what idic itself would hand it from that file: the start
+/// context idic builds (least privilege, `config_sections` included; when the
+/// file names the plugin in `stats_processor`), and the first collected
+/// cluster's table and `[global]` in the open context (the Prometheus plugin
+/// needs that cluster's `prometheus_port`).
 struct Setup {
     name: String,
     section: String,
@@ -245,16 +247,20 @@ struct Setup {
 }
 
 impl Setup {
+    /// With a config naming this plugin, idic's own start context (its log
+    /// lines recorded by the kit's host services, for the report).
     fn start_context(&self) -> StartContext {
-        let mut ctx = testing::start_context(&self.name, &self.section);
-        if let Some(c) = &self.config {
-            ctx.config = c.plugin_text(&self.name, &self.declared).into();
-            ctx.clusters = c
-                .enabled_clusters()
-                .map(|k| RString::from(k.toml.as_str()))
-                .collect();
+        let sink = self
+            .config
+            .as_ref()
+            .and_then(|c| Some((c, c.sinks.iter().find(|s| s.plugin == self.name)?)));
+        match sink {
+            Some((c, sink)) => StartContext {
+                host: testing::host_services(),
+                ..plugin_host::start_context(c, sink, &self.declared)
+            },
+            None => testing::start_context(&self.name, &self.section),
         }
-        ctx
     }
 
     fn open_context(&self) -> OpenContext {

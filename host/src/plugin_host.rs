@@ -7,9 +7,10 @@
 //! (`Config::plugin_text`); and its secret resolver answers only for the
 //! `$env:` names and `$file:` paths that appear in those own sections, so a
 //! plugin can read neither a cluster's password nor another plugin's secret
-//! (nor any other file), in the config or through `$env:` or `$file:`. The resolver is a plain function
-//! pointer, so each plugin gets one of [`SLOTS`] monomorphized resolvers bound to
-//! its slot of a table; past that many plugins, the last slot is shared.
+//! (nor any other file), in the config or through `$env:` or `$file:`. The
+//! resolver is a plain function pointer, so each plugin gets one of [`SLOTS`]
+//! monomorphized resolvers bound to its slot of a table; past that many
+//! plugins, the last slot is shared.
 
 use std::sync::RwLock;
 

@@ -178,14 +178,19 @@ impl Sinks {
     /// Starts each plugin's process-wide part once, with the settings of its
     /// first instance; on failure stops those already started.
     pub fn start(&self, config: &Config) -> anyhow::Result<()> {
-        let sections = |name: &str| {
+        // Each plugin's config_sections, in the order of `self.plugins`.
+        let declared: Vec<Vec<String>> = self
+            .plugins
+            .iter()
+            .map(|p| Capabilities::parse(&p.capabilities()).config_sections)
+            .collect();
+        plugin_host::allow_secrets_of(config, |name| {
             self.plugins
                 .iter()
-                .find(|p| p.info.name == name)
-                .map(|p| Capabilities::parse(&p.capabilities()).config_sections)
+                .position(|p| p.info.name == name)
+                .map(|i| declared[i].clone())
                 .unwrap_or_default()
-        };
-        plugin_host::allow_secrets_of(config, sections);
+        });
         for (i, plugin) in self.plugins.iter().enumerate() {
             let Some((sink, _)) = self
                 .instances
@@ -194,8 +199,7 @@ impl Sinks {
             else {
                 continue;
             };
-            let sections = Capabilities::parse(&plugin.capabilities()).config_sections;
-            if let Err(e) = plugin.start(&plugin_host::start_context(config, sink, &sections)) {
+            if let Err(e) = plugin.start(&plugin_host::start_context(config, sink, &declared[i])) {
                 for p in &self.plugins[..i] {
                     p.stop();
                 }
