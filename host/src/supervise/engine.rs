@@ -53,6 +53,7 @@ enum Event {
 pub fn collect(cli: &Cli) -> anyhow::Result<ExitCode> {
     limits::no_huge_pages();
     limits::tune_malloc();
+    limits::tune_mimalloc();
     let (mut config, warnings) = Config::load(&cli.config_file).map_err(|e| anyhow!("{e}"))?;
     config.override_shard(cli.shard);
     logging::init(&log_settings(cli, &config)).context("cannot set up logging")?;
