@@ -49,7 +49,7 @@ fn settings(
         },
         skip_ssl_verify: config.skip_ssl_verify,
         timeout: Duration::from_secs(config.timeout),
-        gzip: config.gzip,
+        gzip: config.gzip(),
         user_agent: format!("idic-influxdb/{}", env!("CARGO_PKG_VERSION")),
     })
 }

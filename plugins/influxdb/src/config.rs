@@ -2,7 +2,7 @@
 //! Parsing and checking only; secrets are resolved and connections made in
 //! `client`.
 
-use idic_lineproto::settings::{self, Port, Secret};
+use idic_lineproto::settings::{self, Gzip, Port, Secret};
 use serde::Deserialize;
 
 /// Every key the section knows, in the order of `idic.toml.example`.
@@ -67,8 +67,9 @@ pub struct Config {
     /// idic extension: gzip-compress request bodies (`Content-Encoding: gzip`).
     ///
     /// Bodies under 1 KiB are sent as they are; a server that answers 415 gets
-    /// plain bodies from then on. Default `true`.
-    pub gzip: bool,
+    /// plain bodies from then on. `true`, `false` or `"auto"` (the default):
+    /// compress unless `host` is this machine ([`Gzip`]).
+    pub gzip: Gzip,
     /// idic extension: seconds to wait for InfluxDB to answer one request,
     /// connecting included. At least 1. Default `30`.
     pub timeout: u64,
@@ -86,7 +87,7 @@ impl Default for Config {
             use_ssl: false,
             skip_ssl_verify: false,
             max_request_bytes: settings::DEFAULT_MAX_REQUEST_BYTES,
-            gzip: true,
+            gzip: Gzip::Auto,
             timeout: settings::DEFAULT_TIMEOUT_SECS,
         }
     }
@@ -109,6 +110,11 @@ impl Config {
         config.base_url()?;
         settings::check_limits("influxdb", config.max_request_bytes, config.timeout)?;
         Ok((config, warnings))
+    }
+
+    /// Whether request bodies are compressed, `gzip` applied to `host`.
+    pub fn gzip(&self) -> bool {
+        self.gzip.for_host(&self.host)
     }
 
     /// `http[s]://host:port`.
@@ -146,7 +152,9 @@ mod tests {
     fn defaults_need_only_a_database() {
         let c = ok("database = \"d\"");
         assert_eq!(c.base_url().unwrap(), "http://localhost:8086");
-        assert!(!c.authenticated && !c.use_ssl && !c.skip_ssl_verify && c.gzip);
+        assert!(!c.authenticated && !c.use_ssl && !c.skip_ssl_verify);
+        assert!(!c.gzip(), "no compression to localhost unless asked for");
+        assert!(ok("database = \"d\"\nhost = \"db.example.com\"").gzip());
         assert_eq!(c.max_request_bytes, 1 << 20);
         assert_eq!(c.timeout, 30);
     }
@@ -157,7 +165,8 @@ mod tests {
             "database = \"d\"\nport = 9999\nmax_request_bytes = 4096\ngzip = false\ntimeout = 5\n",
         );
         assert_eq!(c.port, Port(9999));
-        assert_eq!((c.max_request_bytes, c.gzip, c.timeout), (4096, false, 5));
+        assert_eq!((c.max_request_bytes, c.gzip(), c.timeout), (4096, false, 5));
+        assert!(ok("database = \"d\"\ngzip = true\n").gzip());
     }
 
     #[test]

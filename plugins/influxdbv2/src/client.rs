@@ -54,7 +54,7 @@ fn settings(config: &Config, token: String) -> Result<ClientConfig, SinkError> {
         },
         skip_ssl_verify: config.skip_ssl_verify,
         timeout: Duration::from_secs(config.timeout),
-        gzip: config.gzip,
+        gzip: config.gzip(),
         user_agent: format!("idic-influxdbv2/{}", env!("CARGO_PKG_VERSION")),
     })
 }

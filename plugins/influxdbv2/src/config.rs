@@ -2,7 +2,7 @@
 //! extensions. Parsing and checking only; the token is resolved and the
 //! connection made in `client`.
 
-use idic_lineproto::settings::{self, Port, Secret};
+use idic_lineproto::settings::{self, Gzip, Port, Secret};
 use serde::Deserialize;
 
 /// Every key the section knows, in the order of `idic.toml.example`.
@@ -57,8 +57,9 @@ pub struct Config {
     /// idic extension: gzip-compress request bodies (`Content-Encoding: gzip`).
     ///
     /// Bodies under 1 KiB are sent as they are; a server that answers 415 gets
-    /// plain bodies from then on. Default `true`.
-    pub gzip: bool,
+    /// plain bodies from then on. `true`, `false` or `"auto"` (the default):
+    /// compress unless `host` is this machine ([`Gzip`]).
+    pub gzip: Gzip,
     /// idic extension: seconds to wait for InfluxDB to answer one request,
     /// connecting included. At least 1. Default `30`.
     pub timeout: u64,
@@ -75,7 +76,7 @@ impl Default for Config {
             use_ssl: false,
             skip_ssl_verify: false,
             max_request_bytes: settings::DEFAULT_MAX_REQUEST_BYTES,
-            gzip: true,
+            gzip: Gzip::Auto,
             timeout: settings::DEFAULT_TIMEOUT_SECS,
         }
     }
@@ -102,6 +103,11 @@ impl Config {
         config.base_url()?;
         settings::check_limits("influxdbv2", config.max_request_bytes, config.timeout)?;
         Ok((config, warnings))
+    }
+
+    /// Whether request bodies are compressed, `gzip` applied to `host`.
+    pub fn gzip(&self) -> bool {
+        self.gzip.for_host(&self.host)
     }
 
     /// `http[s]://host:port`.
@@ -138,7 +144,10 @@ mod tests {
     fn defaults() {
         let (c, _) = Config::parse(MINIMAL).unwrap();
         assert_eq!(c.base_url().unwrap(), "http://localhost:8086");
-        assert!(c.gzip && !c.use_ssl);
+        assert!(
+            !c.gzip() && !c.use_ssl,
+            "no compression to localhost unless asked for"
+        );
         assert_eq!((c.max_request_bytes, c.timeout), (1 << 20, 30));
     }
 

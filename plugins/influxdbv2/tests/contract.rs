@@ -302,7 +302,10 @@ fn writes_follow_the_v2_contract() {
 #[test]
 fn large_batches_are_gzipped_and_split_at_line_boundaries() {
     let endpoint = Endpoint::start();
-    let mut sink = open(&section(endpoint.port, "max_request_bytes = 4096\n"));
+    let mut sink = open(&section(
+        endpoint.port,
+        "max_request_bytes = 4096\ngzip = true\n",
+    ));
     let batch: Vec<Point> = (0..500)
         .map(|i| scalar("node.disk.busy.avg", i as f64 + 0.5))
         .collect();
@@ -336,7 +339,7 @@ fn gzip_can_be_turned_off_and_a_415_falls_back_to_plain() {
     let batch: Vec<Point> = (0..100).map(|i| scalar("m", i as f64)).collect();
     let mut plain = open(&section(endpoint.port, "gzip = false\n"));
     plain.write(&batch).unwrap();
-    let mut sink = open(&section(endpoint.port, ""));
+    let mut sink = open(&section(endpoint.port, "gzip = true\n"));
     endpoint.answer(
         415,
         "{\"code\":\"unsupported media type\",\"message\":\"gzip\"}",

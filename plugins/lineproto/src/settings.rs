@@ -42,6 +42,71 @@ impl WarnOnce {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Port(pub u16);
 
+/// The `gzip` key: `true`, `false`, or `"auto"` (the default): compress unless
+/// the server is on this machine (`localhost` or a loopback address). An
+/// InfluxDB on the same machine gains nothing from smaller bodies, and deflate
+/// was a third of the InfluxDB plugin's CPU at 20 clusters (docs/PERFORMANCE.md,
+/// fourth pass); across a network, line protocol shrinks several times, as
+/// Telegraf's default assumes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Gzip {
+    /// Compress unless the host is local.
+    #[default]
+    Auto,
+    /// `gzip = true`.
+    On,
+    /// `gzip = false`.
+    Off,
+}
+
+impl Gzip {
+    /// Whether bodies sent to `host` are compressed.
+    pub fn for_host(self, host: &str) -> bool {
+        match self {
+            Gzip::On => true,
+            Gzip::Off => false,
+            Gzip::Auto => !is_local(host),
+        }
+    }
+}
+
+/// `localhost` or a loopback address (127.0.0.0/8, `::1`, bracketed or not).
+fn is_local(host: &str) -> bool {
+    let host = host.trim();
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl<'de> Deserialize<'de> for Gzip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Gzip, D::Error> {
+        struct GzipVisitor;
+        impl Visitor<'_> for GzipVisitor {
+            type Value = Gzip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false or \"auto\"")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Gzip, E> {
+                Ok(if v { Gzip::On } else { Gzip::Off })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Gzip, E> {
+                match v.trim() {
+                    "auto" => Ok(Gzip::Auto),
+                    _ => Err(E::custom(format!(
+                        "gzip = {v:?} is not a choice: give true, false or \"auto\" (compress unless the server is on this machine)"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(GzipVisitor)
+    }
+}
+
 /// A password or token: never shown by `Debug`.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -167,6 +232,52 @@ mod tests {
 
     fn port(text: &str) -> Result<u16, String> {
         from_table::<P>("influxdb", table("influxdb", text)?).map(|p| p.port.0)
+    }
+
+    #[test]
+    fn auto_compresses_except_to_this_machine() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(!Gzip::Auto.for_host(host), "{host}");
+            assert!(Gzip::On.for_host(host), "{host}");
+        }
+        for host in [
+            "db.example.com",
+            "10.0.0.5",
+            "fe80::1",
+            "localhost.example.com",
+        ] {
+            assert!(Gzip::Auto.for_host(host), "{host}");
+            assert!(!Gzip::Off.for_host(host), "{host}");
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct G {
+        gzip: Gzip,
+    }
+
+    fn gzip(text: &str) -> Result<Gzip, String> {
+        from_table::<G>("influxdb", table("influxdb", text)?).map(|g| g.gzip)
+    }
+
+    #[test]
+    fn gzip_is_a_bool_or_auto() {
+        assert_eq!(gzip("gzip = true"), Ok(Gzip::On));
+        assert_eq!(gzip("gzip = false"), Ok(Gzip::Off));
+        assert_eq!(gzip("gzip = \"auto\""), Ok(Gzip::Auto));
+        let err = gzip("gzip = \"yes\"").unwrap_err();
+        assert!(
+            err.contains("[influxdb]") && err.contains("\"auto\""),
+            "{err}"
+        );
+        assert!(gzip("gzip = 1").is_err());
     }
 
     #[test]
