@@ -95,7 +95,7 @@ fn every_rust_file_opens_with_a_module_doc() {
     }
     let root = util::workspace_root();
     let mut files = Vec::new();
-    for top in ["host", "plugin-api", "plugins", "onefs-sim"] {
+    for top in ["host", "plugin-api", "plugins", "onefs-sim", "hot-text"] {
         walk(&root.join(top), &mut files);
     }
     let missing: Vec<String> = files
