@@ -35,16 +35,17 @@ HEADER = """\
  * (docs/PERFORMANCE.md, fourth pass). The package's build.rs passes it to
  * the linker of release builds on Linux (hot-text/src/lib.rs); a function
  * added since the profile only lands among the cold ones. INSERT keeps the
- * linker's own layout for everything else. */
+ * linker's own layout for everything else: the other functions follow in
+ * the same .text section, which profilers expect to be one. */
 SECTIONS
 {{
-  .text.hot : {{
+  .text : {{
 """
 
 FOOTER = """\
   }
 }
-INSERT BEFORE .text;
+INSERT BEFORE .init;
 """
 
 LEGACY_HASH = re.compile(r"17h[0-9a-f]{16}E$")
