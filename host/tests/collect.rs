@@ -202,6 +202,12 @@ fn example_config_collects_every_key_of_every_cluster_with_exact_values() {
             })
         },
     );
+    // idic brings its own pow (host/src/main.rs): a collecting idic, whose
+    // runtime calls it, has not loaded the system's libm.
+    if cfg!(target_os = "linux") {
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", idic.child.id())).unwrap();
+        assert!(!maps.contains("/libm.so"), "idic loaded libm:\n{maps}");
+    }
     idic.signal("TERM");
     assert_eq!(idic.wait_exit(Duration::from_secs(30)), 0);
 
