@@ -10,8 +10,9 @@ ones it never runs (the doctor, check-config, the plugin kit, error paths).
 Grouped, about a third of idic's code stays off the process' memory
 (docs/PERFORMANCE.md, fourth pass). scripts/hot-text.sh gathers the profiles.
 
-Input: callgrind output files (valgrind --tool=callgrind) of runs of BINARY,
-and BINARY itself (its symbol table, read with nm). A function is named in the
+Input: callgrind output files (valgrind --tool=callgrind), read once, and for
+each target the profiled binary (its symbol table, read with nm) and the
+script to write. A function is named in the
 script by the pattern of its section, `.text.*SYMBOL`, with the parts of the
 symbol that change from build to build replaced by `*`: the hash at the end of
 a legacy Rust symbol (`17h<16 hex>E`) and each crate disambiguator of a v0
@@ -53,52 +54,63 @@ V0_CRATE = re.compile(r"Cs[0-9A-Za-z]+_")
 DEMANGLED_HASH = re.compile(r"::h[0-9a-f]{16}$")
 # callgrind tells recursive cycles apart with a 'N suffix.
 CYCLE_SUFFIX = re.compile(r"'\d+$")
+# ob=/cob= (object) and fn=/cfn= (function) lines: `(number)`, then the name
+# the first time the number appears.
+NAME_LINE = re.compile(r"^(c?ob|c?fn)=\((\d+)\)(?: (.*))?$")
 
 
-def executed(profiles, binary):
-    """Names of the functions of `binary` that the profiles saw run."""
-    names = set()
+def functions_by_object(profiles):
+    """Each callgrind object's functions that ran, over all the profiles."""
+    ran = {}
     for path in profiles:
         objects = {}
         functions = {}
         current = None
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
-                m = re.match(r"^(c?ob)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
-                if m:
-                    if m.group(3):
-                        objects[m.group(2)] = m.group(3)
-                    if m.group(1) == "ob":
-                        current = objects.get(m.group(2), "")
+                m = NAME_LINE.match(line.rstrip("\n"))
+                if not m:
                     continue
-                m = re.match(r"^(c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
-                if m:
-                    if m.group(3):
-                        functions[m.group(2)] = m.group(3)
-                    if m.group(1) == "fn" and ours(current, binary):
-                        names.add(CYCLE_SUFFIX.sub("", functions[m.group(2)]))
+                kind, number, name = m.groups()
+                table = objects if kind.endswith("ob") else functions
+                if name:
+                    table[number] = name
+                if kind == "ob":
+                    current = objects.get(number, "")
+                elif kind == "fn" and current:
+                    ran.setdefault(current, set()).add(CYCLE_SUFFIX.sub("", functions[number]))
+    return ran
+
+
+def executed(ran, binary):
+    """Names of the functions of `binary` (a file name) that ran. idic loads a
+    private copy of each plugin and deletes the file, after which valgrind
+    sometimes names the plugin's object `???`: those functions count for every
+    plugin (a name the plugin lacks is dropped when symbols are matched)."""
+    names = set()
+    for obj, functions in ran.items():
+        if obj.endswith("/" + binary) or (obj == "???" and binary.endswith(".so")):
+            names |= functions
     return names
 
 
-def ours(obj, binary):
-    """Whether callgrind's object `obj` may be `binary`. idic loads a private
-    copy of each plugin and deletes the file, after which valgrind sometimes
-    names the plugin's object `???`: those functions count for every plugin
-    (a name the plugin lacks is dropped when symbols are matched)."""
-    return bool(obj) and (
-        obj.endswith("/" + binary) or (obj == "???" and binary.endswith(".so"))
-    )
+def symbols(binary_path):
+    """(mangled, demangled) names of the binary's functions. Both listings are
+    in symbol-table order (`-p`), so they pair line by line."""
 
+    def names(demangle):
+        args = ["nm", "--defined-only", "-p"] + (["-C"] if demangle else []) + [binary_path]
+        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+        return [
+            parts[2]
+            for parts in (line.split(" ", 2) for line in out.splitlines())
+            if len(parts) == 3 and parts[1] in "tTwW"
+        ]
 
-def symbols(binary_path, demangle):
-    args = ["nm", "--defined-only"] + (["-C"] if demangle else []) + [binary_path]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    result = []
-    for line in out.splitlines():
-        parts = line.split(" ", 2)
-        if len(parts) == 3 and parts[1] in "tTwW":
-            result.append(parts[2])
-    return result
+    mangled, demangled = names(False), names(True)
+    if len(mangled) != len(demangled):
+        sys.exit(f"hot-text: nm listed other symbols of {binary_path} with -C")
+    return zip(mangled, demangled)
 
 
 def pattern(symbol):
@@ -107,33 +119,45 @@ def pattern(symbol):
     return LEGACY_HASH.sub("17h*", symbol)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--binary", required=True, help="the profiled binary")
-    parser.add_argument("--out", required=True, help="the linker script to write")
-    parser.add_argument("--runs", default="", help="what was profiled, `;`-separated, for the header")
-    parser.add_argument("profiles", nargs="+", help="callgrind output files")
-    args = parser.parse_args()
-
-    base = args.binary.rsplit("/", 1)[-1]
-    hot = executed(args.profiles, base)
+def write_script(binary_path, out_path, ran, runs):
+    base = binary_path.rsplit("/", 1)[-1]
+    hot = executed(ran, base)
     if not hot:
         sys.exit(f"hot-text: no function of {base} in the profiles")
-    mangled = symbols(args.binary, demangle=False)
-    demangled = symbols(args.binary, demangle=True)
-    if len(mangled) != len(demangled):
-        sys.exit("hot-text: nm listed different symbols with and without -C")
     patterns = {}
-    for raw, name in zip(mangled, demangled):
+    for raw, name in symbols(binary_path):
         if DEMANGLED_HASH.sub("", name) in hot or name in hot:
             patterns.setdefault(pattern(raw), None)
-    with open(args.out, "w", encoding="utf-8") as out:
-        runs = "".join(f" *   {run.strip()}\n" for run in args.runs.split(";") if run.strip())
-        out.write(HEADER.format(binary=base, runs=runs, count=len(patterns)))
+    with open(out_path, "w", encoding="utf-8") as out:
+        listed = "".join(f" *   {run}\n" for run in runs)
+        out.write(HEADER.format(binary=base, runs=listed, count=len(patterns)))
         for p in sorted(patterns):
             out.write(f"    *(.text.*{p})\n")
         out.write(FOOTER)
-    print(f"hot-text: {len(hot)} functions run, {len(patterns)} patterns -> {args.out}")
+    print(f"hot-text: {len(hot)} functions run, {len(patterns)} patterns -> {out_path}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--target",
+        action="append",
+        required=True,
+        metavar="BINARY=SCRIPT",
+        help="a profiled binary and the linker script to write for it (repeatable)",
+    )
+    parser.add_argument(
+        "--run", action="append", default=[], help="a profiled run, for the header (repeatable)"
+    )
+    parser.add_argument("profiles", nargs="+", help="callgrind output files")
+    args = parser.parse_args()
+
+    ran = functions_by_object(args.profiles)
+    for target in args.target:
+        binary, sep, script = target.partition("=")
+        if not sep:
+            sys.exit(f"hot-text: --target {target}: give BINARY=SCRIPT")
+        write_script(binary, script, ran, args.run)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 # nm, python3 and what bench-collect.sh needs (influxd); about 5 minutes.
 # Run it after `make` when the code a collecting idic runs has changed much,
 # then `make` again and compare `scripts/bench-collect.sh` figures.
+# HOT_TEXT_KEEP=1 keeps the profiles (and prints where).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -19,7 +20,11 @@ done
 [ -x dist/idic ] || { echo "hot-text: dist/idic is missing: run make first" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/idic-hot-text.XXXXXX)
-[ -n "${HOT_TEXT_KEEP:-}" ] && echo "hot-text: keeping $work" || trap 'rm -rf "$work"' EXIT
+if [ -n "${HOT_TEXT_KEEP:-}" ]; then
+    echo "hot-text: keeping the profiles in $work"
+else
+    trap 'rm -rf "$work"' EXIT
+fi
 cat >"$work/idic" <<EOF
 #!/bin/sh
 exec valgrind --tool=callgrind --callgrind-out-file=$work/callgrind.%p.out "$repo/dist/idic" "\$@"
@@ -39,10 +44,12 @@ for run in "${runs[@]}"; do
         || { cat "$work/bench.log" >&2; exit 1; }
 done
 
-described=$(for run in "${runs[@]}"; do
-    printf 'scripts/bench-collect.sh --clusters 20 --nodes 3 --seconds 30 %s;' "$run"
-done)
-for target in dist/idic:idic dist/plugins/libinfluxdb.so:influxdb dist/plugins/libprometheus.so:prometheus; do
-    python3 scripts/hot-text.py --binary "${target%%:*}" --out "hot-text/${target##*:}.ld" \
-        --runs "$described" "$work"/callgrind.*.out
+described=()
+for run in "${runs[@]}"; do
+    described+=(--run "scripts/bench-collect.sh --clusters 20 --nodes 3 --seconds 30 $run")
 done
+python3 scripts/hot-text.py "${described[@]}" \
+    --target dist/idic=hot-text/idic.ld \
+    --target dist/plugins/libinfluxdb.so=hot-text/influxdb.ld \
+    --target dist/plugins/libprometheus.so=hot-text/prometheus.ld \
+    "$work"/callgrind.*.out
