@@ -25,27 +25,20 @@ pub enum Artifact<'a> {
 /// Called from a build script: tells cargo to link `artifact` with its script,
 /// when it has one and the build is a release build for Linux.
 pub fn link(artifact: Artifact<'_>) {
-    let name = match artifact {
-        Artifact::Bin(name) | Artifact::Cdylib(name) => name,
+    let (name, directive) = match artifact {
+        Artifact::Bin(bin) => (bin, format!("cargo:rustc-link-arg-bin={bin}=")),
+        Artifact::Cdylib(name) => (name, "cargo:rustc-link-arg-cdylib=".to_string()),
     };
     let script = script(name);
     println!("cargo:rerun-if-changed={}", script.display());
     println!("cargo:rerun-if-env-changed=IDIC_NO_HOT_TEXT");
-    if !wanted(
+    let wanted = wanted(
         env::var("CARGO_CFG_TARGET_OS").ok().as_deref(),
         env::var("PROFILE").ok().as_deref(),
         env::var("IDIC_NO_HOT_TEXT").ok().as_deref(),
-    ) || !script.exists()
-    {
-        return;
-    }
-    match artifact {
-        Artifact::Bin(bin) => {
-            println!("cargo:rustc-link-arg-bin={bin}=-Wl,-T,{}", script.display())
-        }
-        Artifact::Cdylib(_) => {
-            println!("cargo:rustc-link-arg-cdylib=-Wl,-T,{}", script.display())
-        }
+    );
+    if wanted && script.exists() {
+        println!("{directive}-Wl,-T,{}", script.display());
     }
 }
 
