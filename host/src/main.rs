@@ -8,11 +8,12 @@ use std::process::ExitCode;
 use idic::{cli, commands, conformance, doctor, manual, scaffold, supervise};
 
 /// Collecting is allocation-heavy (answers, JSON, points, all short-lived);
-/// mimalloc spends a fraction of glibc's time on it and fragments less. Plugins
-/// keep their own allocator: every type that crosses the boundary frees itself
-/// through the side that allocated it (abi_stable).
+/// mimalloc spends a fraction of glibc's time on it and fragments less
+/// (`supervise/allocator.rs`). Plugins keep their own allocator: every type
+/// that crosses the boundary frees itself through the side that allocated it
+/// (abi_stable).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: supervise::Allocator = supervise::Allocator;
 
 /// `pow`, the one function idic took from the system's libm (tokio's runtime
 /// weighs its poll-time average with `f64::powf`): defined here, from the

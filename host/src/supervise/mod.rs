@@ -1,13 +1,15 @@
 //! What supervises the rest: the main job's lifecycle (`engine.rs`: runtime,
 //! signals, reloads), the sinks of a configuration (`sinks.rs`: plugins,
 //! instances, their delivery settings), restarting tasks that fail (`restart.rs`), and the
-//! process' own limits (`limits.rs`).
+//! process' own limits (`limits.rs`) and allocator (`allocator.rs`).
 
+mod allocator;
 mod engine;
 mod limits;
 mod restart;
 mod sinks;
 
+pub use allocator::Allocator;
 pub use engine::collect;
 pub use restart::{panic_message, payload_message};
 pub use sinks::{
