@@ -25,6 +25,7 @@ fn options() -> Options {
     Options {
         cluster: "fuzz".to_string(),
         include_degraded: true,
+        keys_seen: true,
     }
 }
 

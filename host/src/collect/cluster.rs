@@ -213,6 +213,7 @@ async fn collect(job: &Job, label: &str, connected: Connected, mut backoff: Back
     let opts = decode::Options {
         cluster: name.clone(),
         include_degraded: g.include_degraded,
+        keys_seen: job.check_stat_return,
     };
     let phase = schedule::phase(label);
     let since_epoch = SystemTime::now()

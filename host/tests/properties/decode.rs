@@ -109,7 +109,7 @@ proptest! {
             stats.push(entry);
         }
         let body = json!({ "stats": stats }).to_string();
-        let opts = Options { cluster: cluster.clone(), include_degraded: false };
+        let opts = Options { cluster: cluster.clone(), include_degraded: false, keys_seen: false };
         let decoded = decode::current(body.as_bytes(), &opts).expect("decodes");
         prop_assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
         let got: Vec<String> = decoded.points.iter().map(render).collect();

@@ -107,6 +107,7 @@ mod tests {
         decode::Options {
             cluster: "c1".into(),
             include_degraded: false,
+            keys_seen: false,
         }
     }
 

@@ -197,6 +197,7 @@ impl Backfill {
             opts: decode::Options {
                 cluster: name.to_string(),
                 include_degraded: g.include_degraded,
+                keys_seen: false,
             },
             span: FIRST_SPAN,
             retry_at: None,

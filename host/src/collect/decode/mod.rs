@@ -59,6 +59,9 @@ pub struct Options {
     /// Add a `degraded` tag (`"true"`/`"false"`) to every point of a statistics
     /// answer (`[global] include_degraded`).
     pub include_degraded: bool,
+    /// Fill [`Decoded::keys_seen`] (`-check-stat-return`); without it the set
+    /// stays empty and costs nothing.
+    pub keys_seen: bool,
 }
 
 /// What went wrong with one key of an answer: the caller logs it and acts on it.
@@ -119,8 +122,9 @@ pub struct Decoded {
     pub points: Vec<Point>,
     /// What went wrong with individual keys, in answer order.
     pub problems: Vec<Problem>,
-    /// Every key present in a statistics answer, errors included (for
-    /// `-check-stat-return`); empty for summary answers, which carry no keys.
+    /// Every key present in a statistics answer, errors included, when
+    /// [`Options::keys_seen`] asks for them (`-check-stat-return`); empty for
+    /// summary answers, which carry no keys.
     pub keys_seen: BTreeSet<String>,
 }
 
@@ -304,7 +308,7 @@ fn decode_entry(
         out.problems.push(unusable("entry has no key".to_string()));
         return;
     }
-    if !out.keys_seen.contains(key) {
+    if opts.keys_seen && !out.keys_seen.contains(key) {
         out.keys_seen.insert(key.to_string());
     }
     let Some(devid) = devid else {
@@ -366,6 +370,33 @@ fn decode_entry(
         out.problems.push(unusable("entry has no time".to_string()));
         return;
     };
+    let mut devid_text = itoa::Buffer::new();
+    let mut node_text = itoa::Buffer::new();
+    let mut base = [("cluster", opts.cluster.as_str()), ("", ""), ("", "")];
+    let mut tagged = 1;
+    if devid != 0 {
+        let node = entry
+            .node
+            .as_ref()
+            .and_then(Scalar::as_i64)
+            .unwrap_or(devid);
+        base[1] = ("devid", devid_text.format(devid));
+        base[2] = ("node", node_text.format(node));
+        tagged = 3;
+    }
+    let base = &base[..tagged];
+    let degraded = opts
+        .include_degraded
+        .then_some(if degraded { "true" } else { "false" });
+    // Most entries are one number: their row is made without drafts.
+    if let Some(Item::Number(x)) = entry.value {
+        out.points.push(Point {
+            measurement: key.into(),
+            time,
+            rows: vec![scalar_row(base, degraded, x)].into(),
+        });
+        return;
+    }
     let drafts = match value::flatten_top(entry.value) {
         Ok(drafts) => drafts,
         Err(why) => {
@@ -373,35 +404,21 @@ fn decode_entry(
             return;
         }
     };
-
-    let devid_text;
-    let node_text;
-    let mut base: Vec<(&str, &str)> = vec![("cluster", &opts.cluster)];
-    if devid != 0 {
-        let node = entry
-            .node
-            .as_ref()
-            .and_then(Scalar::as_i64)
-            .unwrap_or(devid);
-        devid_text = devid.to_string();
-        node_text = node.to_string();
-        base.push(("devid", &devid_text));
-        base.push(("node", &node_text));
-    }
-    let degraded = if degraded { "true" } else { "false" };
     let mut rows = Vec::with_capacity(drafts.len());
     let mut fieldless = false;
+    let mut tags: Vec<(&str, &str)> = Vec::with_capacity(base.len() + 4);
     for draft in &drafts {
         if draft.fields.is_empty() {
             fieldless = true;
             continue;
         }
-        let mut tags = base.clone();
+        tags.clear();
+        tags.extend_from_slice(base);
         for (k, v) in &draft.tags {
             value::set(&mut tags, k, v);
         }
-        if opts.include_degraded {
-            value::set(&mut tags, "degraded", degraded);
+        if let Some(d) = degraded {
+            value::set(&mut tags, "degraded", d);
         }
         let dropped = tags
             .iter()
@@ -426,6 +443,20 @@ fn decode_entry(
     } else if fieldless {
         out.problems
             .push(unusable("value holds no numbers".to_string()));
+    }
+}
+
+/// The row of an entry whose value is one number: the base tags, `degraded`
+/// when asked for, and the field `value` (what flattening the number makes).
+fn scalar_row(base: &[(&str, &str)], degraded: Option<&str>, x: f64) -> Row {
+    let mut tags = Vec::with_capacity(base.len() + usize::from(degraded.is_some()));
+    tags.extend(base.iter().map(|(k, v)| Tag::new(k, v)));
+    if let Some(d) = degraded {
+        tags.push(Tag::new("degraded", d));
+    }
+    Row {
+        tags: tags.into(),
+        fields: vec![Field::new("value", Value::Float(x))].into(),
     }
 }
 

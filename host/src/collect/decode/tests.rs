@@ -24,6 +24,7 @@ fn opts(include_degraded: bool) -> Options {
     Options {
         cluster: "c1".to_string(),
         include_degraded,
+        keys_seen: true,
     }
 }
 
@@ -314,6 +315,18 @@ fn keys_seen_lists_every_key_errors_included() {
         keys.into_iter().collect::<Vec<_>>(),
         ["cluster.a", "cluster.b", "cluster.c"]
     );
+}
+
+#[test]
+fn keys_seen_stays_empty_unless_asked_for() {
+    let body = r#"{"stats":[{"devid":0,"key":"cluster.a","time":1,"value":5,"error":null,"error_code":0}]}"#;
+    let options = Options {
+        keys_seen: false,
+        ..opts(false)
+    };
+    let decoded = current(body.as_bytes(), &options).unwrap();
+    assert_eq!(decoded.points.len(), 1);
+    assert!(decoded.keys_seen.is_empty());
 }
 
 #[test]
