@@ -24,7 +24,7 @@
 
 use idic_plugin_api::{Point, Row, Value};
 
-use crate::escape;
+use crate::{escape, recycle};
 
 /// One request body: whole lines, each ending with `\n`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -93,11 +93,13 @@ impl Encoder {
         self.stats = Stats::default();
     }
 
-    /// Forgets the previous batch and frees its buffers: a sink writes once per
-    /// cycle, and a thousand sinks' idle buffers would add up to hundreds of
-    /// megabytes.
+    /// Forgets the previous batch and gives its buffers back to the process'
+    /// few recycled ones (`recycle`): a sink writes once per cycle, and a
+    /// thousand sinks' idle buffers would add up to hundreds of megabytes.
     pub fn release(&mut self) {
-        self.bodies = Vec::new();
+        for body in std::mem::take(&mut self.bodies) {
+            recycle::give(body.bytes);
+        }
         self.used = 0;
         self.stats = Stats::default();
     }
@@ -168,14 +170,15 @@ impl Encoder {
         }
     }
 
-    /// Makes the next spare buffer (or a new one) the current body. A new body
-    /// starts small and grows as lines come: a typical cycle's batch is tens of
-    /// kilobytes, and a megabyte reserved up front per body ends up resident in
-    /// the allocator's arenas once a few writers have run at the same time.
+    /// Makes the next spare buffer (a recycled one, or a new one) the current
+    /// body. A new body starts small and grows as lines come: a typical cycle's
+    /// batch is tens of kilobytes, and a megabyte reserved up front per body
+    /// ends up resident in the allocator's arenas once a few writers have run
+    /// at the same time.
     fn next_body(&mut self) {
         if self.used == self.bodies.len() {
             self.bodies.push(Body {
-                bytes: Vec::with_capacity(self.max_bytes.min(FIRST_BODY_CAPACITY)),
+                bytes: recycle::take(self.max_bytes.min(FIRST_BODY_CAPACITY)),
                 lines: 0,
             });
         }

@@ -9,6 +9,7 @@
 //! - [`LineSink`]: a cluster's write path: encode, send each body once, log
 //!   refusals once per measurement, answer the host.
 //! - [`settings`]: the config pieces both plugins read the same way.
+//! - `recycle`: the few body buffers all sinks of the process reuse.
 //!
 //! What is written is gostats' schema: measurement = statistics key, tags as
 //! collected (sorted), every number a float field, timestamps in seconds.
@@ -40,6 +41,7 @@ pub mod encode;
 pub mod error;
 pub mod escape;
 mod gzip;
+mod recycle;
 pub mod settings;
 pub mod sink;
 
