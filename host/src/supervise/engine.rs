@@ -136,6 +136,11 @@ fn start_sinks(cli: &Cli, config: &Config) -> anyhow::Result<Sinks> {
         .and_then(|s| s.start(config).map(|()| s))
         .inspect_err(|_| crate::telemetry::global().plugin_load_failed())?;
     plugins_loaded(&sinks);
+    let dropped = super::resident::drop_start_up_pages();
+    log::debug!(
+        "gave back {} KiB of read-only pages only starting needed",
+        dropped / 1024
+    );
     Ok(sinks)
 }
 

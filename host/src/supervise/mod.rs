@@ -1,11 +1,13 @@
 //! What supervises the rest: the main job's lifecycle (`engine.rs`: runtime,
 //! signals, reloads), the sinks of a configuration (`sinks.rs`: plugins,
 //! instances, their delivery settings), restarting tasks that fail (`restart.rs`), and the
-//! process' own limits (`limits.rs`) and allocator (`allocator.rs`).
+//! process' own limits (`limits.rs`), allocator (`allocator.rs`) and
+//! resident read-only pages (`resident.rs`).
 
 mod allocator;
 mod engine;
 mod limits;
+mod resident;
 mod restart;
 mod sinks;
 
