@@ -148,6 +148,20 @@ pub fn phase(host_port: &str) -> f64 {
     0.1 + 0.8 * (hash >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The phase of one of a cluster's timers, so that all of them fire at the same
+/// offset past a multiple of their interval: `phase` of the cluster's
+/// `shortest` interval. Timers whose intervals are multiples of the shortest
+/// (the example config's 5, 10, 15 and 30 s) then fall on the same instants,
+/// ticks of the shortest, and the cluster task delivers a tick's points as one
+/// batch (one sink write) instead of one per timer. Clusters stay spread by
+/// their own phase across the shortest interval.
+pub fn timer_phase(phase: f64, interval: Duration, shortest: Duration) -> f64 {
+    if interval.is_zero() || shortest >= interval {
+        return phase;
+    }
+    phase * shortest.as_secs_f64() / interval.as_secs_f64()
+}
+
 /// How long after `now_unix` (time since the Unix epoch) the first cycle of a
 /// timer with this `interval` and `phase` is due: the next instant whose Unix time
 /// is `k * interval + phase * interval`.
@@ -163,6 +177,29 @@ pub fn first_delay(now_unix: Duration, interval: Duration, phase: f64) -> Durati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timers_of_multiple_intervals_fall_on_the_shortest_ones_ticks() {
+        let shortest = Duration::from_secs(5);
+        for phase in [0.1, 0.37, 0.5, 0.9] {
+            for now in [0u64, 1_700_000_003, 1_700_000_017] {
+                let now = Duration::from_millis(now * 1000 + 123);
+                let tick = first_delay(now, shortest, phase);
+                for secs in [10, 15, 30] {
+                    let interval = Duration::from_secs(secs);
+                    let first = first_delay(now, interval, timer_phase(phase, interval, shortest));
+                    // The first cycle is one of the shortest timer's ticks.
+                    let apart = first.abs_diff(tick).as_nanos() % shortest.as_nanos();
+                    let apart = apart.min(shortest.as_nanos() - apart);
+                    assert!(
+                        apart < 1_000,
+                        "phase {phase} interval {secs} s: {apart} ns off"
+                    );
+                }
+            }
+        }
+        assert_eq!(timer_phase(0.3, shortest, shortest), 0.3);
+    }
 
     fn meta(key: &str, interval: u64) -> (String, KeyMeta) {
         (
