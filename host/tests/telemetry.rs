@@ -331,3 +331,54 @@ fn sigusr1_reopens_a_rotated_log_file() {
     idic.signal("TERM");
     assert_eq!(idic.wait_exit(Duration::from_secs(30)), 0);
 }
+
+#[test]
+fn buckets_due_at_the_same_tick_reach_the_sink_as_one_batch() {
+    // cluster.cpu.idle.avg updates every 5 s, cluster.health every 10 s: every
+    // 10 s cycle falls on a 5 s tick and shares its batch, so the sink gets one
+    // write per 5 s tick, not one per bucket's cycle.
+    let dir = Dir::new();
+    let c = sim::clusters(&dir, vec![ClusterSpec::new("Ticks")]);
+    let port = free_port();
+    let lib = crate::util::workspace_plugin("jsonl");
+    let plugins = dir.plugin_dir(&[(&lib, "libjsonl.so")]);
+    let out = dir.join("points.jsonl");
+    let text = sim::sinks_config(
+        "\"jsonl\"",
+        "",
+        &format!(
+            "[jsonl]\npath = {:?}\n\n[telemetry]\nlisten = \"127.0.0.1:{port}\"\n",
+            out.display().to_string()
+        ),
+        &c,
+        &["cluster.cpu.idle.avg", "cluster.health"],
+    );
+    let config = dir.write("idic.toml", &text);
+    let mut idic = Running::start(&dir, &config, &plugins, &[]);
+    let slow = || {
+        read_lines(&out)
+            .iter()
+            .filter(|l| l.measurement == "cluster.health")
+            .count() as f64
+    };
+    idic.wait_until(
+        Duration::from_secs(90),
+        "four 10 s cycles delivered",
+        || slow() >= 4.0,
+    );
+    // Read in this order, each count can only be behind the next one's moment:
+    // slow cycles written <= slow cycles run, and batches written <= one per
+    // 5 s tick run (cycles run minus slow cycles run).
+    let slow_cycles = slow();
+    let body = get(port, "/metrics", None).1;
+    let cycles = value(&body, "idic_cluster_cycles_total", &["cluster=\"ticks\""]);
+    let batches = value(
+        &body,
+        "idic_sink_batches_written_total",
+        &["cluster=\"ticks\""],
+    );
+    assert!(
+        batches >= 4.0 && batches <= cycles - slow_cycles + 1.0,
+        "{batches} batches for {cycles} cycles of which {slow_cycles} of the 10 s bucket\n{body}"
+    );
+}
