@@ -5,11 +5,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::time::Duration;
 
 use onefs_sim::{ClusterSpec, Malformed};
 
-use crate::collect::read_lines;
+use crate::collect::{jsonl_setup, read_lines};
 use crate::promd::free_port;
 use crate::sim;
 use crate::util::{Dir, Running};
@@ -32,6 +33,16 @@ fn get(port: u16, path: &str, auth: Option<&str>) -> (u16, String) {
         .unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     (status, body.to_string())
+}
+
+/// Appends a `[telemetry]` section listening on `port` to the config file.
+fn listen_on(config: &Path, port: u16) {
+    let text = std::fs::read_to_string(config).unwrap();
+    std::fs::write(
+        config,
+        format!("{text}\n[telemetry]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
 }
 
 /// The sum of every sample of `name` whose labels contain all of `labels`.
@@ -244,12 +255,7 @@ fn ready_is_503_while_no_cluster_is_connected() {
         STATS,
         "",
     );
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        format!("{text}\n[telemetry]\nlisten = \"127.0.0.1:{port}\"\n"),
-    )
-    .unwrap();
+    listen_on(&config, port);
     let mut idic = Running::start(&dir, &config, &plugins, &[]);
     idic.wait_log(Duration::from_secs(20), "a failed connect", |l| {
         l.contains("cannot start collecting")
@@ -340,20 +346,9 @@ fn buckets_due_at_the_same_tick_reach_the_sink_as_one_batch() {
     let dir = Dir::new();
     let c = sim::clusters(&dir, vec![ClusterSpec::new("Ticks")]);
     let port = free_port();
-    let lib = crate::util::workspace_plugin("jsonl");
-    let plugins = dir.plugin_dir(&[(&lib, "libjsonl.so")]);
-    let out = dir.join("points.jsonl");
-    let text = sim::sinks_config(
-        "\"jsonl\"",
-        "",
-        &format!(
-            "[jsonl]\npath = {:?}\n\n[telemetry]\nlisten = \"127.0.0.1:{port}\"\n",
-            out.display().to_string()
-        ),
-        &c,
-        &["cluster.cpu.idle.avg", "cluster.health"],
-    );
-    let config = dir.write("idic.toml", &text);
+    let (plugins, config, out) =
+        jsonl_setup(&dir, &c, &["cluster.cpu.idle.avg", "cluster.health"], "");
+    listen_on(&config, port);
     let mut idic = Running::start(&dir, &config, &plugins, &[]);
     let slow = || {
         read_lines(&out)
